@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# Sets up, builds (sanitizer build, in build-san/) and runs every test with CTest.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+tools/setup.sh
+SKVM_BUILD_DIR=build-san tools/build.sh -DSKVM_SANITIZE=ON
+ctest --test-dir build-san --output-on-failure -j"$(nproc)"

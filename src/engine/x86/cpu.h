@@ -1,0 +1,166 @@
+/* The x86-64 engine: architectural state of one vCPU and the entry points libsoftkvm calls. */
+#ifndef SKVM_ENGINE_CPU_H
+#define SKVM_ENGINE_CPU_H
+
+#include <linux/kvm.h>
+#include <setjmp.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "memmap.h"
+
+enum { R_AX, R_CX, R_DX, R_BX, R_SP, R_BP, R_SI, R_DI };
+enum { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS, S_NONE = 7 };
+
+/* RFLAGS bits */
+#define F_CF 0x1u
+#define F_PF 0x4u
+#define F_AF 0x10u
+#define F_ZF 0x40u
+#define F_SF 0x80u
+#define F_TF 0x100u
+#define F_IF 0x200u
+#define F_DF 0x400u
+#define F_OF 0x800u
+#define F_IOPL 0x3000u
+#define F_NT 0x4000u
+#define F_RF 0x10000u
+#define F_VM 0x20000u
+#define F_AC 0x40000u
+#define F_ID 0x200000u
+#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
+
+#define CR0_PE (1u << 0)
+#define CR0_MP (1u << 1)
+#define CR0_EM (1u << 2)
+#define CR0_TS (1u << 3)
+#define CR0_ET (1u << 4)
+#define CR0_NE (1u << 5)
+#define CR0_WP (1u << 16)
+#define CR0_AM (1u << 18)
+#define CR0_NW (1u << 29)
+#define CR0_CD (1u << 30)
+#define CR0_PG (1u << 31)
+#define CR4_PSE (1u << 4)
+#define CR4_PAE (1u << 5)
+#define CR4_PGE (1u << 7)
+#define CR4_OSFXSR (1u << 9)
+#define CR4_OSXMMEXCPT (1u << 10)
+#define CR4_SMEP (1u << 20)
+#define CR4_SMAP (1u << 21)
+#define EFER_SCE (1u << 0)
+#define EFER_LME (1u << 8)
+#define EFER_LMA (1u << 10)
+#define EFER_NXE (1u << 11)
+
+/* exception vectors */
+enum { EXC_DE = 0, EXC_DB = 1, EXC_BP = 3, EXC_OF = 4, EXC_BR = 5, EXC_UD = 6, EXC_NM = 7, EXC_DF = 8,
+       EXC_TS = 10, EXC_NP = 11, EXC_SS = 12, EXC_GP = 13, EXC_PF = 14, EXC_MF = 16, EXC_AC = 17 };
+
+struct x86_seg {
+  uint64_t base;
+  uint32_t limit;             /* byte granular (already scaled by G) */
+  uint16_t sel;
+  uint8_t type, s, dpl, present, avl, l, db, g, unusable;
+};
+
+struct x86_dtable {
+  uint64_t base;
+  uint16_t limit;
+};
+
+/* Soft TLB entry: a linear page's translation and what it allows without a new walk. */
+struct tlb_entry {
+  uint64_t tag;               /* linear page number + 1; 0 = invalid */
+  uint64_t gpa;               /* guest physical page address */
+  uint8_t *host_r;            /* host page for reads (RAM), or NULL */
+  uint8_t *host_w;            /* host page for writes (RAM, not read-only, not dirty-logged), or NULL */
+  uint8_t user, write, exec, dirty;  /* walk result: U/S, R/W, !NX, and D already set */
+};
+#define TLB_SIZE 256
+
+struct x86_insn;
+struct x86_cpu;
+typedef void (*x86_handler)(struct x86_cpu *cpu, const struct x86_insn *in);
+
+struct x86_cpu {
+  uint64_t gpr[16];
+  uint64_t rip, rflags;
+  uint64_t next_rip;          /* rip after the instruction being executed */
+  struct x86_seg seg[6], tr, ldtr;
+  struct x86_dtable gdt, idt;
+  uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
+  uint64_t dr[8];
+
+  /* MSRs */
+  uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
+  uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
+  int64_t tsc_offset;
+
+  /* legacy FPU/SSE image, in KVM_GET_FPU layout (the engine does not execute x87/SSE yet) */
+  struct kvm_fpu fpu;
+
+  /* derived mode: recomputed by cpu_update_mode() after CR0/EFER/CS changes */
+  uint8_t cpl, code_bits, stack_bits, paging;
+
+  /* interrupts */
+  int pending_irq;            /* from KVM_INTERRUPT, -1 if none */
+  bool shadow;                /* STI / MOV SS interrupt shadow for the next instruction */
+  bool halted;
+
+  /* exception being raised (longjmp payload) */
+  int exc_vector;
+  int delivering;             /* vector whose delivery is in progress, -1 if none */
+  uint32_t exc_error;
+  bool exc_has_error;
+
+  /* exits */
+  struct kvm_run *run;
+  bool exit_now;              /* exit to userspace after the current instruction */
+  uint8_t pending_completion; /* the last exit waits for data from userspace (IN, MMIO read) */
+  bool io_in_done;            /* KVM_EXIT_IO IN data is in the run page, re-executing */
+  struct { uint64_t gpa; uint32_t len; uint8_t data[8]; } mmio_done[4];
+  int n_mmio_done;            /* completed MMIO reads the re-executed instruction consumes */
+  jmp_buf jb;
+
+  /* memory */
+  struct guest_memmap *const *memmap_slot;  /* VM's current map (published by libsoftkvm) */
+  const struct guest_memmap *memmap;
+  const unsigned *memmap_gen_slot;
+  unsigned memmap_gen;
+  struct tlb_entry tlb[TLB_SIZE];
+
+  /* CPUID table set by KVM_SET_CPUID2 */
+  struct kvm_cpuid_entry2 *cpuid;
+  int ncpuid;
+
+  void *decoder;              /* engine-private decoder state */
+};
+
+/* Entry points for libsoftkvm. */
+void x86_cpu_init(struct x86_cpu *cpu);
+void x86_cpu_reset(struct x86_cpu *cpu);
+void x86_cpu_fini(struct x86_cpu *cpu);
+void x86_cpu_update_mode(struct x86_cpu *cpu);
+void x86_tlb_flush(struct x86_cpu *cpu);
+/* Runs until an exit; cpu->run describes it. Returns 0, or -1 when immediate_exit stopped it
+ * (after completing a pending I/O or MMIO read, as KVM does). */
+int x86_run(struct x86_cpu *cpu, bool immediate_exit);
+/* Called by KVM_RUN before x86_run: completes the exit userspace just handled. */
+void x86_complete_exit(struct x86_cpu *cpu);
+
+/* MSR access for KVM_GET/SET_MSRS and RDMSR/WRMSR. Return 0 or -1 (unknown/invalid). */
+int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val);
+int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host);
+extern const uint32_t x86_msr_list[];
+extern const int x86_msr_list_len;
+
+/* The CPUID leaves the engine implements (KVM_GET_SUPPORTED_CPUID). */
+int x86_supported_cpuid(struct kvm_cpuid_entry2 *out, int max);
+void x86_cpuid(struct x86_cpu *cpu, uint32_t leaf, uint32_t sub, uint32_t r[4]);
+
+/* Segment descriptor cache <-> KVM's struct kvm_segment */
+void x86_seg_to_kvm(const struct x86_seg *s, struct kvm_segment *k);
+void x86_seg_from_kvm(struct x86_seg *s, const struct kvm_segment *k);
+
+#endif

@@ -1,0 +1,41 @@
+/* CPUID: the features the engine really implements, and lookup in the guest's KVM_SET_CPUID2 table. */
+#include <string.h>
+
+#include "engine.h"
+
+/* leaf 1 EDX: PSE TSC MSR PAE PGE CMOV PAT */
+#define L1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 13) | (1u << 15) | (1u << 16))
+#define L1_ECX (1u << 31)                  /* hypervisor */
+#define X1_EDX ((1u << 20) | (1u << 29))   /* NX, LM */
+#define X1_ECX (1u << 0)                   /* LAHF/SAHF in 64-bit mode */
+
+static const struct kvm_cpuid_entry2 supported[] = {
+  { .function = 0, .eax = 1, .ebx = 0x756e6547, .edx = 0x49656e69, .ecx = 0x6c65746e }, /* GenuineIntel */
+  { .function = 1, .eax = 0x00000663, .ebx = 0x00000800, .ecx = L1_ECX, .edx = L1_EDX },
+  { .function = 0x80000000, .eax = 0x80000008 },
+  { .function = 0x80000001, .ecx = X1_ECX, .edx = X1_EDX },
+  { .function = 0x80000008, .eax = 0x302e },  /* 46 physical, 48 linear address bits */
+};
+
+int x86_supported_cpuid(struct kvm_cpuid_entry2 *out, int max)
+{
+  int n = sizeof(supported) / sizeof(supported[0]);
+  if (out) {
+    if (max < n) return -1;
+    memcpy(out, supported, sizeof(supported));
+  }
+  return n;
+}
+
+void x86_cpuid(struct x86_cpu *cpu, uint32_t leaf, uint32_t sub, uint32_t r[4])
+{
+  const struct kvm_cpuid_entry2 *t = cpu->cpuid ? cpu->cpuid : supported;
+  int n = cpu->cpuid ? cpu->ncpuid : (int)(sizeof(supported) / sizeof(supported[0]));
+  r[0] = r[1] = r[2] = r[3] = 0;
+  for (int i = 0; i < n; i++) {
+    if (t[i].function != leaf) continue;
+    if ((t[i].flags & KVM_CPUID_FLAG_SIGNIFCANT_INDEX) && t[i].index != sub) continue;
+    r[0] = t[i].eax, r[1] = t[i].ebx, r[2] = t[i].ecx, r[3] = t[i].edx;
+    return;
+  }
+}

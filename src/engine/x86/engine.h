@@ -1,0 +1,118 @@
+/* Engine-internal interfaces: decoded instructions, operand access, memory, exceptions. */
+#ifndef SKVM_ENGINE_H
+#define SKVM_ENGINE_H
+
+#include "cpu.h"
+
+/* ---- decoded instruction ---- */
+enum { OP_NONE, OP_REG, OP_MEM, OP_IMM, OP_SEG, OP_CR, OP_DR, OP_FAR };
+
+struct x86_operand {
+  uint8_t kind;
+  uint8_t size;               /* bytes */
+  uint8_t reg;                /* OP_REG: gpr index; OP_SEG/CR/DR: number */
+  uint8_t high8;              /* OP_REG: AH/CH/DH/BH */
+};
+
+#define PFX_LOCK 1
+#define PFX_REP 2             /* F3: REP / REPE */
+#define PFX_REPNE 4           /* F2 */
+
+struct x86_insn {
+  x86_handler fn;
+  uint16_t mnemonic;          /* ZydisMnemonic, for diagnostics and shared handlers */
+  uint8_t len, nops;
+  uint8_t opsize;             /* effective operand size, bytes */
+  uint8_t addrsize;           /* effective address size, bytes */
+  uint8_t prefixes;
+  uint8_t opcode;             /* last opcode byte */
+  struct x86_operand op[4];
+  /* the memory operand (at most one per instruction, string ops use implicit addressing) */
+  uint8_t seg, base, index, scale;  /* base/index: gpr index, 0xff none; 0xfe = rip-relative base */
+  int64_t disp;
+  uint64_t imm, imm2;         /* immediates (imm2: ENTER level, far pointer selector) */
+  uint8_t bytes[15];
+};
+
+/* Decodes the instruction at cpu->rip (raising #PF/#GP/#UD as hardware would). */
+void decode_insn(struct x86_cpu *cpu, struct x86_insn *in);
+void decoder_init(struct x86_cpu *cpu);
+void decoder_fini(struct x86_cpu *cpu);
+/* Handler table lookup by Zydis mnemonic; NULL = not implemented. */
+x86_handler handler_for(int mnemonic);
+
+/* ---- exceptions and exits (these do not return) ---- */
+_Noreturn void x86_raise(struct x86_cpu *cpu, int vector, uint32_t error, bool has_error);
+#define RAISE(cpu, v) x86_raise(cpu, v, 0, false)
+#define RAISE_ERR(cpu, v, e) x86_raise(cpu, v, e, true)
+/* Leave the instruction uncommitted and return to userspace with cpu->run filled in. */
+_Noreturn void x86_exit_restart(struct x86_cpu *cpu);
+/* KVM_EXIT_INTERNAL_ERROR (emulation failure) for the instruction at rip. */
+_Noreturn void x86_internal_error(struct x86_cpu *cpu, const uint8_t *bytes, int len);
+enum { JMP_EXCEPTION = 1, JMP_EXIT = 2 };
+
+/* Delivers an interrupt/exception through the IDT/IVT. soft: INT n (privilege-checked). */
+void deliver_event(struct x86_cpu *cpu, int vector, uint32_t error, bool has_error, bool soft,
+                   uint64_t return_rip);
+
+/* ---- memory ---- */
+enum { ACC_READ = 0, ACC_WRITE = 1, ACC_FETCH = 2, ACC_SYS = 4 /* implicit supervisor access */ };
+uint64_t lin_read(struct x86_cpu *cpu, uint64_t lin, int size, int acc);
+void lin_write(struct x86_cpu *cpu, uint64_t lin, int size, uint64_t val, int acc);
+/* Host pointer for a naturally usable RAM access (for atomics), or NULL. */
+uint8_t *lin_host_ptr(struct x86_cpu *cpu, uint64_t lin, int size, int acc);
+uint64_t mmu_translate(struct x86_cpu *cpu, uint64_t lin, int acc);
+void tlb_invlpg(struct x86_cpu *cpu, uint64_t lin);
+
+/* Segmented access: seg:off with address-size wrap, base, limit and canonical checks. */
+uint64_t seg_linear(struct x86_cpu *cpu, int seg, uint64_t off, int size, int acc);
+uint64_t mem_read(struct x86_cpu *cpu, int seg, uint64_t off, int size);
+void mem_write(struct x86_cpu *cpu, int seg, uint64_t off, int size, uint64_t val);
+
+/* ---- operands ---- */
+uint64_t insn_ea(struct x86_cpu *cpu, const struct x86_insn *in);
+uint64_t op_read(struct x86_cpu *cpu, const struct x86_insn *in, int i);
+void op_write(struct x86_cpu *cpu, const struct x86_insn *in, int i, uint64_t v);
+uint64_t reg_read(struct x86_cpu *cpu, int reg, int size);
+void reg_write(struct x86_cpu *cpu, int reg, int size, uint64_t v);
+
+static inline uint64_t size_mask(int size)
+{
+  return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+}
+static inline int64_t sign_extend(uint64_t v, int size)
+{
+  int sh = 64 - size * 8;
+  return sh ? (int64_t)(v << sh) >> sh : (int64_t)v;
+}
+static inline uint64_t addr_mask(int addrsize) { return size_mask(addrsize); }
+
+/* ---- stack ---- */
+void push(struct x86_cpu *cpu, int size, uint64_t v);
+uint64_t pop(struct x86_cpu *cpu, int size);
+
+/* ---- flags ---- */
+void flags_logic(struct x86_cpu *cpu, uint64_t res, int size);
+void flags_add(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t carry, int size);
+void flags_sub(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t borrow, int size);
+void flags_szp(struct x86_cpu *cpu, uint64_t res, int size);
+bool cond_true(struct x86_cpu *cpu, int cc);
+void set_rflags(struct x86_cpu *cpu, uint64_t v, uint64_t mask);
+
+/* ---- segments, control registers ---- */
+void load_seg(struct x86_cpu *cpu, int seg, uint16_t sel);          /* mov sreg / pop sreg */
+void load_cs_far(struct x86_cpu *cpu, uint16_t sel, uint64_t rip);  /* far jmp/call/ret target */
+void read_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, int fault_vec);
+void set_cr(struct x86_cpu *cpu, int n, uint64_t v);
+uint64_t get_cr(struct x86_cpu *cpu, int n);
+
+uint64_t x86_read_tsc(struct x86_cpu *cpu);
+
+/* ---- I/O ---- */
+uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size);
+void io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v);
+
+static inline bool long_mode64(const struct x86_cpu *cpu) { return cpu->code_bits == 64; }
+static inline bool prot_mode(const struct x86_cpu *cpu) { return cpu->cr0 & CR0_PE; }
+
+#endif

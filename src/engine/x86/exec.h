@@ -1,0 +1,31 @@
+/* Instruction handlers: one signature for all, grouped by family in exec_*.c. */
+#ifndef SKVM_EXEC_H
+#define SKVM_EXEC_H
+
+#include "engine.h"
+
+#define HANDLER(name) void exec_##name(struct x86_cpu *cpu, const struct x86_insn *in)
+
+/* every handler, as X(name); handlers.c maps Zydis mnemonics to them */
+#define EXEC_HANDLERS(X)                                                                          \
+  X(add) X(or) X(adc) X(sbb) X(and) X(sub) X(xor) X(cmp) X(test) X(inc) X(dec) X(neg) X(not)    \
+  X(mul) X(imul) X(div) X(idiv) X(shift)                                                         \
+  X(mov) X(movzx) X(movsx) X(lea) X(xchg) X(push) X(pop) X(pushf) X(popf) X(lahf) X(sahf)       \
+  X(cbw) X(cwd) X(cmovcc) X(setcc) X(bswap) X(enter) X(leave) X(pusha) X(popa) X(nop)           \
+  X(jmp) X(jcc) X(jcxz) X(loop) X(call) X(ret) X(jmp_far) X(call_far) X(ret_far) X(int)         \
+  X(int3) X(into) X(iret) X(hlt) X(cli) X(sti) X(cld) X(std) X(clc) X(stc) X(cmc)               \
+  X(lgdt) X(lidt) X(sgdt) X(sidt) X(lldt) X(ltr) X(sldt) X(str) X(mov_cr) X(mov_dr) X(rdmsr)    \
+  X(wrmsr) X(cpuid) X(rdtsc) X(rdtscp) X(invlpg) X(clts) X(lmsw) X(smsw) X(ud) X(swapgs) X(priv_nop)      \
+  X(in) X(out) X(ins) X(outs) X(movs) X(stos) X(lods) X(cmps) X(scas)
+
+#define X(name) HANDLER(name);
+EXEC_HANDLERS(X)
+#undef X
+
+/* #GP(0) unless CPL 0 (privileged instructions). */
+static inline void require_cpl0(struct x86_cpu *cpu)
+{
+  if (cpu->cpl) RAISE_ERR(cpu, EXC_GP, 0);
+}
+
+#endif

@@ -1,0 +1,162 @@
+/* System instructions: descriptor tables, control/debug registers, MSRs, CPUID, TSC, TLB. */
+#include "exec.h"
+
+static void load_dtable(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_dtable *t)
+{
+  require_cpl0(cpu);
+  uint64_t ea = insn_ea(cpu, in);
+  uint16_t limit = mem_read(cpu, in->seg, ea, 2);
+  uint64_t base = mem_read(cpu, in->seg, (ea + 2) & addr_mask(in->addrsize), cpu->code_bits == 64 ? 8 : 4);
+  if (cpu->code_bits != 64 && in->opsize == 2) base &= 0xffffff;
+  t->limit = limit;
+  t->base = base;
+}
+
+static void store_dtable(struct x86_cpu *cpu, const struct x86_insn *in, const struct x86_dtable *t)
+{
+  uint64_t ea = insn_ea(cpu, in);
+  int bsize = cpu->code_bits == 64 ? 8 : 4;
+  mem_write(cpu, in->seg, ea, 2, t->limit);
+  mem_write(cpu, in->seg, (ea + 2) & addr_mask(in->addrsize), bsize, t->base);
+}
+
+HANDLER(lgdt) { load_dtable(cpu, in, &cpu->gdt); }
+HANDLER(lidt) { load_dtable(cpu, in, &cpu->idt); }
+HANDLER(sgdt) { store_dtable(cpu, in, &cpu->gdt); }
+HANDLER(sidt) { store_dtable(cpu, in, &cpu->idt); }
+
+static void require_prot(struct x86_cpu *cpu)
+{
+  if (!prot_mode(cpu) || (cpu->rflags & F_VM)) RAISE(cpu, EXC_UD);
+}
+
+HANDLER(lldt)
+{
+  require_prot(cpu);
+  require_cpl0(cpu);
+  uint16_t sel = op_read(cpu, in, 0);
+  if ((sel & ~3) == 0) {
+    cpu->ldtr = (struct x86_seg){ .sel = sel, .unusable = 1 };
+    return;
+  }
+  if (sel & 4) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
+  struct x86_seg d;
+  read_descriptor(cpu, sel, &d, EXC_GP);
+  if (d.s || d.type != 2) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
+  if (!d.present) RAISE_ERR(cpu, EXC_NP, sel & 0xfffc);
+  cpu->ldtr = d;
+}
+
+HANDLER(ltr)
+{
+  require_prot(cpu);
+  require_cpl0(cpu);
+  uint16_t sel = op_read(cpu, in, 0);
+  if ((sel & ~3) == 0 || (sel & 4)) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
+  struct x86_seg d;
+  read_descriptor(cpu, sel, &d, EXC_GP);
+  bool lm = cpu->efer & EFER_LMA;
+  if (d.s || (lm ? d.type != 9 : (d.type != 1 && d.type != 9))) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
+  if (!d.present) RAISE_ERR(cpu, EXC_NP, sel & 0xfffc);
+  uint64_t lin = cpu->gdt.base + (sel & ~7) + 5;
+  lin_write(cpu, lin, 1, lin_read(cpu, lin, 1, ACC_SYS) | 2, ACC_SYS);   /* mark busy */
+  d.type |= 2;
+  cpu->tr = d;
+}
+
+HANDLER(sldt) { require_prot(cpu); op_write(cpu, in, 0, cpu->ldtr.sel); }
+HANDLER(str) { require_prot(cpu); op_write(cpu, in, 0, cpu->tr.sel); }
+
+/* MOV to/from CRn and DRn (reached from exec_mov) */
+HANDLER(mov_cr)
+{
+  require_cpl0(cpu);
+  const struct x86_operand *d = &in->op[0], *s = &in->op[1];
+  if (d->kind == OP_CR) {
+    set_cr(cpu, d->reg, op_read(cpu, in, 1));
+  } else if (s->kind == OP_CR) {
+    op_write(cpu, in, 0, get_cr(cpu, s->reg));
+  } else {
+    int n = d->kind == OP_DR ? d->reg : s->reg;
+    if (n == 4 || n == 5) n += 2;   /* aliases of DR6/DR7 when CR4.DE is clear */
+    if (n > 7) RAISE(cpu, EXC_UD);
+    if (d->kind == OP_DR) {
+      uint64_t v = op_read(cpu, in, 1);
+      if (n >= 6 && (v >> 32)) RAISE_ERR(cpu, EXC_GP, 0);
+      cpu->dr[n] = n == 6 ? (v | 0xffff0ff0) : n == 7 ? ((v | 0x400) & ~0xd000ULL) : v;
+    } else {
+      op_write(cpu, in, 0, cpu->dr[n]);
+    }
+  }
+}
+
+HANDLER(rdmsr)
+{
+  require_cpl0(cpu);
+  uint64_t v;
+  if (x86_msr_get(cpu, (uint32_t)cpu->gpr[R_CX], &v)) RAISE_ERR(cpu, EXC_GP, 0);
+  reg_write(cpu, R_AX, 4, v);
+  reg_write(cpu, R_DX, 4, v >> 32);
+}
+
+HANDLER(wrmsr)
+{
+  require_cpl0(cpu);
+  uint64_t v = (uint32_t)cpu->gpr[R_AX] | (cpu->gpr[R_DX] << 32);
+  if (x86_msr_set(cpu, (uint32_t)cpu->gpr[R_CX], v, false)) RAISE_ERR(cpu, EXC_GP, 0);
+}
+
+HANDLER(cpuid)
+{
+  uint32_t r[4];
+  x86_cpuid(cpu, (uint32_t)cpu->gpr[R_AX], (uint32_t)cpu->gpr[R_CX], r);
+  reg_write(cpu, R_AX, 4, r[0]);
+  reg_write(cpu, R_BX, 4, r[1]);
+  reg_write(cpu, R_CX, 4, r[2]);
+  reg_write(cpu, R_DX, 4, r[3]);
+}
+
+HANDLER(rdtsc)
+{
+  if ((cpu->cr4 & 4) && cpu->cpl) RAISE_ERR(cpu, EXC_GP, 0);   /* CR4.TSD */
+  uint64_t t = x86_read_tsc(cpu);
+  reg_write(cpu, R_AX, 4, t);
+  reg_write(cpu, R_DX, 4, t >> 32);
+}
+
+HANDLER(rdtscp)
+{
+  exec_rdtsc(cpu, in);
+  reg_write(cpu, R_CX, 4, cpu->tsc_aux);
+}
+
+HANDLER(invlpg)
+{
+  require_cpl0(cpu);
+  uint64_t ea = insn_ea(cpu, in);
+  uint64_t lin = cpu->code_bits == 64 ? ea + (in->seg >= S_FS ? cpu->seg[in->seg].base : 0)
+                                      : (uint32_t)(cpu->seg[in->seg].base + ea);
+  tlb_invlpg(cpu, lin);
+}
+
+HANDLER(clts) { require_cpl0(cpu); cpu->cr0 &= ~(uint64_t)CR0_TS; }
+
+HANDLER(lmsw)
+{
+  require_cpl0(cpu);
+  uint64_t v = op_read(cpu, in, 0) & 0xf;
+  v |= cpu->cr0 & CR0_PE;   /* LMSW cannot clear PE */
+  set_cr(cpu, 0, (cpu->cr0 & ~0xfULL) | v);
+}
+
+HANDLER(smsw) { op_write(cpu, in, 0, in->op[0].kind == OP_MEM ? cpu->cr0 & 0xffff : cpu->cr0); }
+HANDLER(ud) { RAISE(cpu, EXC_UD); }
+HANDLER(priv_nop) { require_cpl0(cpu); }
+
+HANDLER(swapgs)
+{
+  require_cpl0(cpu);
+  uint64_t t = cpu->seg[S_GS].base;
+  cpu->seg[S_GS].base = cpu->kernel_gs_base;
+  cpu->kernel_gs_base = t;
+}

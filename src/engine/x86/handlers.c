@@ -1,0 +1,71 @@
+/* The dispatch table: Zydis mnemonic -> handler. A mnemonic missing here is an instruction the
+ * engine does not implement yet: it exits with KVM_EXIT_INTERNAL_ERROR, never silently. */
+#include <Zydis/Zydis.h>
+
+#include "exec.h"
+
+#define M(mn) [ZYDIS_MNEMONIC_##mn]
+
+static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
+  /* arithmetic and logic */
+  M(ADD) = exec_add, M(OR) = exec_or, M(ADC) = exec_adc, M(SBB) = exec_sbb, M(AND) = exec_and,
+  M(SUB) = exec_sub, M(XOR) = exec_xor, M(CMP) = exec_cmp, M(TEST) = exec_test,
+  M(INC) = exec_inc, M(DEC) = exec_dec, M(NEG) = exec_neg, M(NOT) = exec_not,
+  M(MUL) = exec_mul, M(IMUL) = exec_imul, M(DIV) = exec_div, M(IDIV) = exec_idiv,
+  M(SHL) = exec_shift, M(SHR) = exec_shift, M(SAR) = exec_shift, M(ROL) = exec_shift,
+  M(ROR) = exec_shift, M(RCL) = exec_shift, M(RCR) = exec_shift,
+  /* data movement */
+  M(MOV) = exec_mov, M(MOVZX) = exec_movzx, M(MOVSX) = exec_movsx, M(MOVSXD) = exec_movsx,
+  M(LEA) = exec_lea, M(XCHG) = exec_xchg, M(PUSH) = exec_push, M(POP) = exec_pop,
+  M(PUSHF) = exec_pushf, M(PUSHFD) = exec_pushf, M(PUSHFQ) = exec_pushf,
+  M(POPF) = exec_popf, M(POPFD) = exec_popf, M(POPFQ) = exec_popf,
+  M(LAHF) = exec_lahf, M(SAHF) = exec_sahf,
+  M(CBW) = exec_cbw, M(CWDE) = exec_cbw, M(CDQE) = exec_cbw,
+  M(CWD) = exec_cwd, M(CDQ) = exec_cwd, M(CQO) = exec_cwd,
+  M(CMOVO) = exec_cmovcc, M(CMOVNO) = exec_cmovcc, M(CMOVB) = exec_cmovcc, M(CMOVNB) = exec_cmovcc,
+  M(CMOVZ) = exec_cmovcc, M(CMOVNZ) = exec_cmovcc, M(CMOVBE) = exec_cmovcc, M(CMOVNBE) = exec_cmovcc,
+  M(CMOVS) = exec_cmovcc, M(CMOVNS) = exec_cmovcc, M(CMOVP) = exec_cmovcc, M(CMOVNP) = exec_cmovcc,
+  M(CMOVL) = exec_cmovcc, M(CMOVNL) = exec_cmovcc, M(CMOVLE) = exec_cmovcc, M(CMOVNLE) = exec_cmovcc,
+  M(SETO) = exec_setcc, M(SETNO) = exec_setcc, M(SETB) = exec_setcc, M(SETNB) = exec_setcc,
+  M(SETZ) = exec_setcc, M(SETNZ) = exec_setcc, M(SETBE) = exec_setcc, M(SETNBE) = exec_setcc,
+  M(SETS) = exec_setcc, M(SETNS) = exec_setcc, M(SETP) = exec_setcc, M(SETNP) = exec_setcc,
+  M(SETL) = exec_setcc, M(SETNL) = exec_setcc, M(SETLE) = exec_setcc, M(SETNLE) = exec_setcc,
+  M(BSWAP) = exec_bswap, M(ENTER) = exec_enter, M(LEAVE) = exec_leave,
+  M(PUSHA) = exec_pusha, M(PUSHAD) = exec_pusha, M(POPA) = exec_popa, M(POPAD) = exec_popa,
+  M(NOP) = exec_nop, M(PAUSE) = exec_nop, M(ENDBR32) = exec_nop, M(ENDBR64) = exec_nop,
+  M(PREFETCHNTA) = exec_nop, M(PREFETCHT0) = exec_nop, M(PREFETCHT1) = exec_nop,
+  M(PREFETCHT2) = exec_nop, M(PREFETCHW) = exec_nop,
+  M(LFENCE) = exec_nop, M(MFENCE) = exec_nop, M(SFENCE) = exec_nop,
+  /* control transfer */
+  M(JMP) = exec_jmp, M(CALL) = exec_call, M(RET) = exec_ret,
+  M(JO) = exec_jcc, M(JNO) = exec_jcc, M(JB) = exec_jcc, M(JNB) = exec_jcc, M(JZ) = exec_jcc,
+  M(JNZ) = exec_jcc, M(JBE) = exec_jcc, M(JNBE) = exec_jcc, M(JS) = exec_jcc, M(JNS) = exec_jcc,
+  M(JP) = exec_jcc, M(JNP) = exec_jcc, M(JL) = exec_jcc, M(JNL) = exec_jcc, M(JLE) = exec_jcc,
+  M(JNLE) = exec_jcc, M(JCXZ) = exec_jcxz, M(JECXZ) = exec_jcxz, M(JRCXZ) = exec_jcxz,
+  M(LOOP) = exec_loop, M(LOOPE) = exec_loop, M(LOOPNE) = exec_loop,
+  M(INT) = exec_int, M(INT3) = exec_int3, M(INTO) = exec_into,
+  M(IRET) = exec_iret, M(IRETD) = exec_iret, M(IRETQ) = exec_iret,
+  M(HLT) = exec_hlt, M(CLI) = exec_cli, M(STI) = exec_sti, M(CLD) = exec_cld, M(STD) = exec_std,
+  M(CLC) = exec_clc, M(STC) = exec_stc, M(CMC) = exec_cmc,
+  /* system */
+  M(LGDT) = exec_lgdt, M(LIDT) = exec_lidt, M(SGDT) = exec_sgdt, M(SIDT) = exec_sidt,
+  M(LLDT) = exec_lldt, M(LTR) = exec_ltr, M(SLDT) = exec_sldt, M(STR) = exec_str,
+  M(RDMSR) = exec_rdmsr, M(WRMSR) = exec_wrmsr, M(CPUID) = exec_cpuid, M(RDTSC) = exec_rdtsc,
+  M(RDTSCP) = exec_rdtscp, M(INVLPG) = exec_invlpg, M(CLTS) = exec_clts, M(LMSW) = exec_lmsw,
+  M(SMSW) = exec_smsw, M(UD0) = exec_ud, M(UD1) = exec_ud, M(UD2) = exec_ud,
+  M(SWAPGS) = exec_swapgs, M(WBINVD) = exec_priv_nop, M(INVD) = exec_priv_nop,
+  /* port I/O and strings */
+  M(IN) = exec_in, M(OUT) = exec_out, M(INSB) = exec_ins, M(INSW) = exec_ins, M(INSD) = exec_ins,
+  M(OUTSB) = exec_outs, M(OUTSW) = exec_outs, M(OUTSD) = exec_outs,
+  M(MOVSB) = exec_movs, M(MOVSW) = exec_movs, M(MOVSD) = exec_movs, M(MOVSQ) = exec_movs,
+  M(STOSB) = exec_stos, M(STOSW) = exec_stos, M(STOSD) = exec_stos, M(STOSQ) = exec_stos,
+  M(LODSB) = exec_lods, M(LODSW) = exec_lods, M(LODSD) = exec_lods, M(LODSQ) = exec_lods,
+  M(CMPSB) = exec_cmps, M(CMPSW) = exec_cmps, M(CMPSD) = exec_cmps, M(CMPSQ) = exec_cmps,
+  M(SCASB) = exec_scas, M(SCASW) = exec_scas, M(SCASD) = exec_scas, M(SCASQ) = exec_scas,
+};
+
+x86_handler handler_for(int mnemonic)
+{
+  if (mnemonic < 0 || mnemonic > ZYDIS_MNEMONIC_MAX_VALUE) return NULL;
+  return table[mnemonic];
+}

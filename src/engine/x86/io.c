@@ -1,0 +1,45 @@
+/* Port I/O: every access exits to userspace as KVM_EXIT_IO (data in the page after kvm_run). */
+#include <string.h>
+
+#include "engine.h"
+
+#define PIO_DATA_OFFSET 4096  /* KVM_PIO_PAGE_OFFSET * PAGE_SIZE */
+
+static void io_check_permission(struct x86_cpu *cpu)
+{
+  /* no TSS I/O bitmap support yet: CPL > IOPL faults */
+  if (prot_mode(cpu) && cpu->cpl > ((cpu->rflags & F_IOPL) >> 12)) RAISE_ERR(cpu, EXC_GP, 0);
+}
+
+static void io_fill(struct x86_cpu *cpu, uint16_t port, int size, uint8_t dir)
+{
+  struct kvm_run *run = cpu->run;
+  run->exit_reason = KVM_EXIT_IO;
+  run->io.direction = dir;
+  run->io.size = size;
+  run->io.port = port;
+  run->io.count = 1;
+  run->io.data_offset = PIO_DATA_OFFSET;
+}
+
+uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size)
+{
+  io_check_permission(cpu);
+  if (cpu->io_in_done) {
+    uint64_t v = 0;
+    cpu->io_in_done = false;
+    memcpy(&v, (uint8_t *)cpu->run + PIO_DATA_OFFSET, size);
+    return v;
+  }
+  io_fill(cpu, port, size, KVM_EXIT_IO_IN);
+  x86_exit_restart(cpu);
+}
+
+void io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v)
+{
+  io_check_permission(cpu);
+  if (cpu->exit_now) x86_internal_error(cpu, NULL, 0);
+  io_fill(cpu, port, size, KVM_EXIT_IO_OUT);
+  memcpy((uint8_t *)cpu->run + PIO_DATA_OFFSET, &v, size);
+  cpu->exit_now = true;
+}

@@ -1,0 +1,133 @@
+/* Model-specific registers the engine implements; unknown ones fail (#GP for the guest). */
+#include <time.h>
+
+#include "engine.h"
+
+#define MSR_IA32_TSC 0x10
+#define MSR_IA32_APICBASE 0x1b
+#define MSR_IA32_SYSENTER_CS 0x174
+#define MSR_IA32_SYSENTER_ESP 0x175
+#define MSR_IA32_SYSENTER_EIP 0x176
+#define MSR_IA32_MISC_ENABLE 0x1a0
+#define MSR_IA32_CR_PAT 0x277
+#define MSR_EFER 0xc0000080
+#define MSR_STAR 0xc0000081
+#define MSR_LSTAR 0xc0000082
+#define MSR_CSTAR 0xc0000083
+#define MSR_SYSCALL_MASK 0xc0000084
+#define MSR_FS_BASE 0xc0000100
+#define MSR_GS_BASE 0xc0000101
+#define MSR_KERNEL_GS_BASE 0xc0000102
+#define MSR_TSC_AUX 0xc0000103
+
+const uint32_t x86_msr_list[] = {
+  MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
+  MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_EFER, MSR_STAR, MSR_LSTAR,
+  MSR_CSTAR, MSR_SYSCALL_MASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
+};
+const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
+
+/* Guest TSC: the host monotonic clock in ns (a 1 GHz TSC) plus the guest's offset. */
+static uint64_t host_tsc(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
+uint64_t x86_read_tsc(struct x86_cpu *cpu)
+{
+  return host_tsc() + cpu->tsc_offset;
+}
+
+static bool canonical(uint64_t a)
+{
+  return (uint64_t)(((int64_t)a << 16) >> 16) == a;
+}
+
+int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
+{
+  switch (index) {
+  case MSR_IA32_TSC: *val = x86_read_tsc(cpu); return 0;
+  case MSR_IA32_APICBASE: *val = cpu->apic_base; return 0;
+  case MSR_IA32_SYSENTER_CS: *val = cpu->sysenter_cs; return 0;
+  case MSR_IA32_SYSENTER_ESP: *val = cpu->sysenter_esp; return 0;
+  case MSR_IA32_SYSENTER_EIP: *val = cpu->sysenter_eip; return 0;
+  case MSR_IA32_MISC_ENABLE: *val = cpu->misc_enable; return 0;
+  case MSR_IA32_CR_PAT: *val = cpu->pat; return 0;
+  case MSR_EFER: *val = cpu->efer; return 0;
+  case MSR_STAR: *val = cpu->star; return 0;
+  case MSR_LSTAR: *val = cpu->lstar; return 0;
+  case MSR_CSTAR: *val = cpu->cstar; return 0;
+  case MSR_SYSCALL_MASK: *val = cpu->sfmask; return 0;
+  case MSR_FS_BASE: *val = cpu->seg[S_FS].base; return 0;
+  case MSR_GS_BASE: *val = cpu->seg[S_GS].base; return 0;
+  case MSR_KERNEL_GS_BASE: *val = cpu->kernel_gs_base; return 0;
+  case MSR_TSC_AUX: *val = cpu->tsc_aux; return 0;
+  }
+  return -1;
+}
+
+static bool pat_valid(uint64_t v)
+{
+  for (int i = 0; i < 8; i++) {
+    uint8_t t = (v >> (i * 8)) & 0xff;
+    if (t > 7 || t == 2 || t == 3) return false;
+  }
+  return true;
+}
+
+int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
+{
+  switch (index) {
+  case MSR_IA32_TSC: cpu->tsc_offset = (int64_t)(val - host_tsc()); return 0;
+  case MSR_IA32_APICBASE:
+    if (val & 0x2ff) return -1;   /* reserved bits */
+    cpu->apic_base = val;
+    return 0;
+  case MSR_IA32_SYSENTER_CS: cpu->sysenter_cs = val & 0xffff; return 0;
+  case MSR_IA32_SYSENTER_ESP:
+  case MSR_IA32_SYSENTER_EIP:
+    if (!canonical(val)) return -1;
+    *(index == MSR_IA32_SYSENTER_ESP ? &cpu->sysenter_esp : &cpu->sysenter_eip) = val;
+    return 0;
+  case MSR_IA32_MISC_ENABLE: cpu->misc_enable = val; return 0;
+  case MSR_IA32_CR_PAT:
+    if (!pat_valid(val)) return -1;
+    cpu->pat = val;
+    return 0;
+  case MSR_EFER: {
+    uint64_t allowed = EFER_SCE | EFER_LME | EFER_NXE | (host ? EFER_LMA : 0);
+    if (val & ~allowed) return -1;
+    /* the guest may not toggle LME while paging is on; LMA is read-only to it */
+    if (!host) {
+      if ((cpu->cr0 & CR0_PG) && ((val ^ cpu->efer) & EFER_LME)) return -1;
+      val = (val & ~(uint64_t)EFER_LMA) | (cpu->efer & EFER_LMA);
+    }
+    cpu->efer = val;
+    x86_tlb_flush(cpu);
+    x86_cpu_update_mode(cpu);
+    return 0;
+  }
+  case MSR_STAR: cpu->star = val; return 0;
+  case MSR_LSTAR:
+  case MSR_CSTAR:
+    if (!canonical(val)) return -1;
+    *(index == MSR_LSTAR ? &cpu->lstar : &cpu->cstar) = val;
+    return 0;
+  case MSR_SYSCALL_MASK: cpu->sfmask = (uint32_t)val; return 0;
+  case MSR_FS_BASE:
+  case MSR_GS_BASE:
+  case MSR_KERNEL_GS_BASE:
+    if (!canonical(val)) return -1;
+    if (index == MSR_FS_BASE) cpu->seg[S_FS].base = val;
+    else if (index == MSR_GS_BASE) cpu->seg[S_GS].base = val;
+    else cpu->kernel_gs_base = val;
+    return 0;
+  case MSR_TSC_AUX:
+    if (val >> 32) return -1;
+    cpu->tsc_aux = val;
+    return 0;
+  }
+  return -1;
+}

@@ -1,0 +1,161 @@
+/* The run loop: fetch/decode/execute, exits to userspace with KVM's contract, exception escape. */
+#include <string.h>
+
+#include "engine.h"
+
+enum { PEND_NONE, PEND_IO_IN, PEND_MMIO_READ };
+
+_Noreturn void x86_raise(struct x86_cpu *cpu, int vector, uint32_t error, bool has_error)
+{
+  cpu->exc_vector = vector;
+  cpu->exc_error = error;
+  cpu->exc_has_error = has_error;
+  longjmp(cpu->jb, JMP_EXCEPTION);
+}
+
+_Noreturn void x86_exit_restart(struct x86_cpu *cpu)
+{
+  struct kvm_run *run = cpu->run;
+  if (run->exit_reason == KVM_EXIT_IO && run->io.direction == KVM_EXIT_IO_IN) cpu->pending_completion = PEND_IO_IN;
+  else if (run->exit_reason == KVM_EXIT_MMIO && !run->mmio.is_write) cpu->pending_completion = PEND_MMIO_READ;
+  longjmp(cpu->jb, JMP_EXIT);
+}
+
+/* KVM's emulation-failure exit: flags, then the instruction bytes (insn_size + insn_bytes). */
+_Noreturn void x86_internal_error(struct x86_cpu *cpu, const uint8_t *bytes, int len)
+{
+  struct kvm_run *run = cpu->run;
+  run->exit_reason = KVM_EXIT_INTERNAL_ERROR;
+  memset(&run->emulation_failure, 0, sizeof(run->emulation_failure));
+  run->emulation_failure.suberror = KVM_INTERNAL_ERROR_EMULATION;
+  if (bytes && len > 0) {
+    if (len > 15) len = 15;
+    run->emulation_failure.flags = KVM_INTERNAL_ERROR_EMULATION_FLAG_INSTRUCTION_BYTES;
+    run->emulation_failure.insn_size = len;
+    memset(run->emulation_failure.insn_bytes, 0x90, sizeof(run->emulation_failure.insn_bytes));
+    memcpy(run->emulation_failure.insn_bytes, bytes, len);
+    run->emulation_failure.ndata = 3;
+  } else {
+    run->emulation_failure.ndata = 1;
+  }
+  longjmp(cpu->jb, JMP_EXIT);
+}
+
+static bool contributory(int v)
+{
+  return v == EXC_DE || (v >= EXC_TS && v <= EXC_GP);
+}
+
+/* An exception raised while delivering another one: serial, #DF, or triple fault. */
+static void escalate(struct x86_cpu *cpu)
+{
+  int first = cpu->delivering, second = cpu->exc_vector;
+  cpu->delivering = -1;
+  if (first < 0) return;
+  if (first == EXC_DF) {
+    cpu->run->exit_reason = KVM_EXIT_SHUTDOWN;
+    longjmp(cpu->jb, JMP_EXIT);
+  }
+  if ((contributory(first) && contributory(second)) ||
+      (first == EXC_PF && (contributory(second) || second == EXC_PF))) {
+    cpu->exc_vector = EXC_DF;
+    cpu->exc_error = 0;
+    cpu->exc_has_error = true;
+  }
+}
+
+static void step(struct x86_cpu *cpu)
+{
+  struct x86_insn in;
+  decode_insn(cpu, &in);
+  cpu->next_rip = cpu->rip + in.len;
+  if (cpu->code_bits == 16) cpu->next_rip &= 0xffff;
+  else if (cpu->code_bits == 32) cpu->next_rip &= 0xffffffff;
+  cpu->shadow = false;
+  in.fn(cpu, &in);
+  cpu->rip = cpu->next_rip;
+  cpu->n_mmio_done = 0;
+  cpu->io_in_done = false;
+}
+
+static bool interrupts_allowed(const struct x86_cpu *cpu)
+{
+  return (cpu->rflags & F_IF) && !cpu->shadow;
+}
+
+static void refresh_memmap(struct x86_cpu *cpu)
+{
+  unsigned gen = __atomic_load_n(cpu->memmap_gen_slot, __ATOMIC_ACQUIRE);
+  if (gen != cpu->memmap_gen) {
+    cpu->memmap_gen = gen;
+    cpu->memmap = __atomic_load_n(cpu->memmap_slot, __ATOMIC_ACQUIRE);
+    x86_tlb_flush(cpu);
+  }
+}
+
+void x86_complete_exit(struct x86_cpu *cpu)
+{
+  struct kvm_run *run = cpu->run;
+  if (cpu->pending_completion == PEND_IO_IN) {
+    cpu->io_in_done = true;
+  } else if (cpu->pending_completion == PEND_MMIO_READ && cpu->n_mmio_done < 4) {
+    int i = cpu->n_mmio_done++;
+    cpu->mmio_done[i].gpa = run->mmio.phys_addr;
+    cpu->mmio_done[i].len = run->mmio.len;
+    memcpy(cpu->mmio_done[i].data, run->mmio.data, 8);
+  }
+}
+
+int x86_run(struct x86_cpu *cpu, bool immediate_exit)
+{
+  struct kvm_run *run = cpu->run;
+  volatile int ret = 0;
+  volatile bool completing = cpu->pending_completion != PEND_NONE;
+
+  cpu->pending_completion = PEND_NONE;
+  cpu->exit_now = false;
+  cpu->delivering = -1;
+  refresh_memmap(cpu);
+  switch (setjmp(cpu->jb)) {
+  case 0:
+    if (completing) {         /* re-execute the instruction that waited for userspace's data */
+      step(cpu);
+      if (cpu->exit_now) goto out;
+    }
+    if (immediate_exit) {
+      ret = -1;
+      goto out;
+    }
+    if (cpu->pending_irq >= 0) {   /* KVM_INTERRUPT: injected at entry, as KVM does */
+      int v = cpu->pending_irq;
+      cpu->pending_irq = -1;
+      deliver_event(cpu, v, 0, false, false, cpu->rip);
+    }
+    break;
+  case JMP_EXCEPTION:
+    escalate(cpu);
+    cpu->n_mmio_done = 0;
+    cpu->io_in_done = false;
+    deliver_event(cpu, cpu->exc_vector, cpu->exc_error, cpu->exc_has_error, false, cpu->rip);
+    if (cpu->exit_now) goto out;
+    break;
+  case JMP_EXIT:
+    goto out;
+  }
+
+  for (;;) {
+    refresh_memmap(cpu);
+    if (run->request_interrupt_window && interrupts_allowed(cpu) && cpu->pending_irq < 0) {
+      run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
+      break;
+    }
+    step(cpu);
+    if (cpu->exit_now) break;
+  }
+out:
+  run->if_flag = (cpu->rflags & F_IF) != 0;
+  run->cr8 = cpu->cr8;
+  run->apic_base = cpu->apic_base;
+  run->ready_for_interrupt_injection = interrupts_allowed(cpu) && cpu->pending_irq < 0;
+  return ret;
+}

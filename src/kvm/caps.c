@@ -1,0 +1,34 @@
+/* KVM_CHECK_EXTENSION: a capability is reported only once it really works. */
+#include <unistd.h>
+
+#include "internal.h"
+
+long check_extension(struct skvm_vm *vm, long cap)
+{
+  switch (cap) {
+  case KVM_CAP_USER_MEMORY:
+  case KVM_CAP_DESTROY_MEMORY_REGION_WORKS:
+  case KVM_CAP_JOIN_MEMORY_REGIONS_WORKS:
+  case KVM_CAP_READONLY_MEM:
+  case KVM_CAP_IMMEDIATE_EXIT:
+  case KVM_CAP_EXT_CPUID:
+  case KVM_CAP_MP_STATE:
+  case KVM_CAP_INTERNAL_ERROR_DATA:
+  case KVM_CAP_SYNC_MMU:
+  case KVM_CAP_SET_TSS_ADDR:
+  case KVM_CAP_SET_IDENTITY_MAP_ADDR:
+    return 1;
+  case KVM_CAP_NR_VCPUS: {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > SKVM_MAX_VCPUS ? SKVM_MAX_VCPUS : n;
+  }
+  case KVM_CAP_MAX_VCPUS:
+    return SKVM_MAX_VCPUS;
+  case KVM_CAP_MAX_VCPU_ID:
+    return SKVM_MAX_VCPU_ID;
+  case KVM_CAP_NR_MEMSLOTS:
+    return SKVM_USER_MEM_SLOTS;
+  }
+  (void)vm;
+  return 0;
+}

@@ -1,0 +1,82 @@
+/* libsoftkvm internals: the system, VM and vCPU objects behind the fds. */
+#ifndef SKVM_KVM_INTERNAL_H
+#define SKVM_KVM_INTERNAL_H
+
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "engine/x86/cpu.h"
+
+#define SKVM_PAGE_SIZE 4096
+#define SKVM_API_VERSION 12
+#define SKVM_MAX_VCPUS 1024
+#define SKVM_MAX_VCPU_ID 4096
+#define SKVM_USER_MEM_SLOTS 32764
+#define SKVM_MAX_CPUID_ENTRIES 256
+#define SKVM_MAX_IO_MSRS 256
+#define SKVM_VCPU_MMAP_SIZE (2 * SKVM_PAGE_SIZE)   /* kvm_run + the PIO data page */
+
+enum skvm_kind { SKVM_SYSTEM = 1, SKVM_VM, SKVM_VCPU };
+
+/* ---- handles: fd -> object ---- */
+int handle_register(int fd, enum skvm_kind kind, void *obj);
+/* Looks fd up; returns the object and its kind, or NULL (errno EBADF). */
+void *handle_get(int fd, enum skvm_kind *kind);
+void *handle_remove(int fd, enum skvm_kind *kind);
+
+/* ---- memslots ---- */
+struct memslot {
+  uint32_t id;
+  uint64_t gpa, size, hva;
+  uint32_t flags;
+  unsigned long *dirty;       /* when KVM_MEM_LOG_DIRTY_PAGES */
+};
+
+/* A map (and dirty bitmaps) that vCPUs may still read, freed once none can. */
+struct retired {
+  struct retired *next;
+  unsigned gen;               /* vCPUs that have seen a generation > gen no longer use it */
+  struct guest_memmap *map;
+  unsigned long *bitmap;
+};
+
+struct skvm_vcpu;
+
+struct skvm_vm {
+  pthread_mutex_t lock;
+  int refs;                   /* the VM fd and each vCPU */
+  struct memslot **slots;     /* by slot id, SKVM_USER_MEM_SLOTS entries, NULL = empty */
+  struct guest_memmap *memmap;
+  unsigned memmap_gen;
+  struct retired *retired;
+  struct skvm_vcpu *vcpus[SKVM_MAX_VCPUS];
+  int nvcpus;
+  uint64_t tss_addr, identity_map_addr;
+};
+
+struct skvm_vcpu {
+  struct skvm_vm *vm;
+  int id, fd;
+  pthread_mutex_t lock;       /* serializes this vCPU's ioctls, as vcpu->mutex does */
+  struct kvm_run *run;
+  bool running, has_run;
+  struct x86_cpu cpu;
+};
+
+long system_ioctl(unsigned long req, void *arg);
+long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg);
+long vcpu_ioctl(struct skvm_vcpu *vcpu, unsigned long req, void *arg);
+long check_extension(struct skvm_vm *vm, long cap);
+
+int vm_create(void);
+void vm_put(struct skvm_vm *vm);
+int memslot_set(struct skvm_vm *vm, const struct kvm_userspace_memory_region *r);
+int dirty_log_get(struct skvm_vm *vm, struct kvm_dirty_log *log);
+void memslot_free_all(struct skvm_vm *vm);
+void memslot_reclaim(struct skvm_vm *vm);
+int vcpu_create(struct skvm_vm *vm, unsigned long id);
+void vcpu_destroy(struct skvm_vcpu *vcpu);
+
+#endif

@@ -1,0 +1,193 @@
+/* KVM_SET_USER_MEMORY_REGION and KVM_GET_DIRTY_LOG, with Linux 6.1's checks and errnos
+ * (virt/kvm/kvm_main.c: __kvm_set_memory_region, kvm_get_dirty_log). vCPUs see memory through an
+ * immutable sorted map that is republished on every change and freed once no vCPU can use it. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define BITS_PER_LONG (8 * sizeof(long))
+
+static size_t bitmap_bytes(uint64_t size)
+{
+  uint64_t pages = size / SKVM_PAGE_SIZE;
+  return (pages + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(long);
+}
+
+static int cmp_region(const void *a, const void *b)
+{
+  const struct guest_region *x = a, *y = b;
+  return x->gpa < y->gpa ? -1 : x->gpa > y->gpa;
+}
+
+/* Frees retired maps that every running vCPU has moved past. Caller holds vm->lock. */
+static void reclaim_locked(struct skvm_vm *vm)
+{
+  unsigned oldest = vm->memmap_gen;
+  for (int i = 0; i < vm->nvcpus; i++) {
+    struct skvm_vcpu *v = vm->vcpus[i];
+    if (!__atomic_load_n(&v->running, __ATOMIC_SEQ_CST)) continue;
+    unsigned seen = __atomic_load_n(&v->cpu.memmap_gen, __ATOMIC_SEQ_CST);
+    if ((int)(seen - oldest) < 0) oldest = seen;
+  }
+  struct retired **pp = &vm->retired;
+  while (*pp) {
+    struct retired *r = *pp;
+    if ((int)(r->gen - oldest) < 0) {
+      *pp = r->next;
+      free(r->map);
+      free(r->bitmap);
+      free(r);
+    } else {
+      pp = &r->next;
+    }
+  }
+}
+
+void memslot_reclaim(struct skvm_vm *vm)
+{
+  pthread_mutex_lock(&vm->lock);
+  reclaim_locked(vm);
+  pthread_mutex_unlock(&vm->lock);
+}
+
+/* Builds and publishes a new map; the old one (and a dropped bitmap) retire. Caller holds lock. */
+static int publish_locked(struct skvm_vm *vm, unsigned long *dropped_bitmap)
+{
+  int n = 0;
+  for (int i = 0; i < SKVM_USER_MEM_SLOTS; i++) n += vm->slots[i] != NULL;
+  struct guest_memmap *m = malloc(sizeof(*m) + n * sizeof(m->r[0]));
+  struct retired *ret = calloc(1, sizeof(*ret));
+  if (!m || !ret) {
+    free(m);
+    free(ret);
+    return -ENOMEM;
+  }
+  m->n = 0;
+  for (int i = 0; i < SKVM_USER_MEM_SLOTS; i++) {
+    struct memslot *s = vm->slots[i];
+    if (!s) continue;
+    m->r[m->n++] = (struct guest_region){ s->gpa, s->size, (uint8_t *)(uintptr_t)s->hva,
+                                          (s->flags & KVM_MEM_READONLY) != 0, s->dirty };
+  }
+  qsort(m->r, m->n, sizeof(m->r[0]), cmp_region);
+  ret->map = vm->memmap;
+  ret->bitmap = dropped_bitmap;
+  ret->gen = vm->memmap_gen;
+  ret->next = vm->retired;
+  vm->retired = ret;
+  __atomic_store_n(&vm->memmap, m, __ATOMIC_SEQ_CST);
+  __atomic_store_n(&vm->memmap_gen, vm->memmap_gen + 1, __ATOMIC_SEQ_CST);
+  reclaim_locked(vm);
+  return 0;
+}
+
+static bool overlaps(struct skvm_vm *vm, uint32_t id, uint64_t gpa, uint64_t size)
+{
+  for (int i = 0; i < SKVM_USER_MEM_SLOTS; i++) {
+    struct memslot *s = vm->slots[i];
+    if (s && s->id != id && gpa < s->gpa + s->size && s->gpa < gpa + size) return true;
+  }
+  return false;
+}
+
+int memslot_set(struct skvm_vm *vm, const struct kvm_userspace_memory_region *r)
+{
+  uint32_t as_id = r->slot >> 16, id = (uint16_t)r->slot;
+  int ret = 0;
+
+  if (r->flags & ~(uint32_t)(KVM_MEM_LOG_DIRTY_PAGES | KVM_MEM_READONLY)) return -EINVAL;
+  if (id >= SKVM_USER_MEM_SLOTS || as_id != 0) return -EINVAL;
+  if ((r->memory_size & (SKVM_PAGE_SIZE - 1)) || (r->guest_phys_addr & (SKVM_PAGE_SIZE - 1)) ||
+      (r->userspace_addr & (SKVM_PAGE_SIZE - 1)))
+    return -EINVAL;
+  if (r->guest_phys_addr + r->memory_size < r->guest_phys_addr) return -EINVAL;
+  if ((r->memory_size >> 12) > 0xffffffffULL) return -EINVAL;   /* KVM_MEM_MAX_NR_PAGES */
+
+  pthread_mutex_lock(&vm->lock);
+  struct memslot *old = vm->slots[id];
+  if (!old) {
+    if (!r->memory_size) goto out;   /* deleting a slot that does not exist */
+  } else if (!r->memory_size) {     /* delete */
+    vm->slots[id] = NULL;
+    ret = publish_locked(vm, old->dirty);
+    free(old);
+    goto out;
+  } else if (r->userspace_addr != old->hva || r->memory_size != old->size ||
+             ((r->flags ^ old->flags) & KVM_MEM_READONLY)) {
+    ret = -EINVAL;
+    goto out;
+  } else if (r->guest_phys_addr == old->gpa && r->flags == old->flags) {
+    goto out;                        /* nothing changes */
+  }
+
+  bool moving = !old || r->guest_phys_addr != old->gpa;
+  if (moving && overlaps(vm, id, r->guest_phys_addr, r->memory_size)) {
+    ret = -EEXIST;
+    goto out;
+  }
+  struct memslot *s = calloc(1, sizeof(*s));
+  if (!s) {
+    ret = -ENOMEM;
+    goto out;
+  }
+  *s = (struct memslot){ id, r->guest_phys_addr, r->memory_size, r->userspace_addr, r->flags, NULL };
+  unsigned long *dropped = NULL;
+  if (r->flags & KVM_MEM_LOG_DIRTY_PAGES) {
+    /* keep the bitmap across a flags-only change; a new or moved slot starts clean */
+    if (old && old->dirty && !moving) s->dirty = old->dirty;
+    else if (!(s->dirty = calloc(1, bitmap_bytes(s->size)))) {
+      free(s);
+      ret = -ENOMEM;
+      goto out;
+    }
+    if (old && old->dirty != s->dirty) dropped = old->dirty;
+  } else if (old) {
+    dropped = old->dirty;
+  }
+  vm->slots[id] = s;
+  ret = publish_locked(vm, dropped);
+  free(old);
+out:
+  pthread_mutex_unlock(&vm->lock);
+  return ret;
+}
+
+int dirty_log_get(struct skvm_vm *vm, struct kvm_dirty_log *log)
+{
+  uint32_t as_id = log->slot >> 16, id = (uint16_t)log->slot;
+  int ret = 0;
+  if (as_id != 0 || id >= SKVM_USER_MEM_SLOTS) return -EINVAL;
+  pthread_mutex_lock(&vm->lock);
+  struct memslot *s = vm->slots[id];
+  if (!s || !s->dirty) {
+    ret = -ENOENT;
+    goto out;
+  }
+  size_t n = bitmap_bytes(s->size) / sizeof(long);
+  unsigned long *user = log->dirty_bitmap;
+  for (size_t i = 0; i < n; i++) user[i] = __atomic_exchange_n(&s->dirty[i], 0, __ATOMIC_SEQ_CST);
+out:
+  pthread_mutex_unlock(&vm->lock);
+  return ret;
+}
+
+void memslot_free_all(struct skvm_vm *vm)
+{
+  for (int i = 0; i < SKVM_USER_MEM_SLOTS; i++) {
+    if (!vm->slots[i]) continue;
+    free(vm->slots[i]->dirty);
+    free(vm->slots[i]);
+    vm->slots[i] = NULL;
+  }
+  while (vm->retired) {
+    struct retired *r = vm->retired;
+    vm->retired = r->next;
+    free(r->map);
+    free(r->bitmap);
+    free(r);
+  }
+  free(vm->memmap);
+  vm->memmap = NULL;
+}

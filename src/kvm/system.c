@@ -1,0 +1,115 @@
+/* The public API (include/softkvm.h) and the system handle's ioctls, as /dev/kvm serves them. */
+#include <errno.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "softkvm.h"
+#include "internal.h"
+
+/* the system handle carries no state; any non-NULL marker will do */
+static char system_object;
+
+int skvm_open(void)
+{
+  int fd = eventfd(0, EFD_CLOEXEC);
+  if (fd < 0) return -1;
+  if (handle_register(fd, SKVM_SYSTEM, &system_object)) {
+    close(fd);
+    return -1;
+  }
+  return fd;
+}
+
+static long get_supported_cpuid(struct kvm_cpuid2 *user)
+{
+  struct kvm_cpuid2 hdr;
+  memcpy(&hdr, user, sizeof(hdr));
+  int n = x86_supported_cpuid(NULL, 0);
+  if (hdr.nent < 1) return -E2BIG;
+  if (hdr.nent > SKVM_MAX_CPUID_ENTRIES) hdr.nent = SKVM_MAX_CPUID_ENTRIES;
+  if ((int)hdr.nent < n) return -E2BIG;
+  x86_supported_cpuid(user->entries, hdr.nent);
+  user->nent = n;
+  return 0;
+}
+
+static long get_msr_index_list(struct kvm_msr_list *user)
+{
+  uint32_t n = user->nmsrs;
+  user->nmsrs = x86_msr_list_len;
+  if (n < (uint32_t)x86_msr_list_len) return -E2BIG;
+  memcpy(user->indices, x86_msr_list, x86_msr_list_len * sizeof(uint32_t));
+  return 0;
+}
+
+long system_ioctl(unsigned long req, void *arg)
+{
+  switch (req) {
+  case KVM_GET_API_VERSION:
+    return arg ? -EINVAL : SKVM_API_VERSION;
+  case KVM_CREATE_VM:
+    if ((unsigned long)arg != 0) return -EINVAL;   /* only the default x86 VM type */
+    return vm_create();
+  case KVM_CHECK_EXTENSION:
+    return check_extension(NULL, (long)arg);
+  case KVM_GET_VCPU_MMAP_SIZE:
+    return arg ? -EINVAL : SKVM_VCPU_MMAP_SIZE;
+  case KVM_GET_SUPPORTED_CPUID:
+    return get_supported_cpuid(arg);
+  case KVM_GET_MSR_INDEX_LIST:
+    return get_msr_index_list(arg);
+  }
+  return -EINVAL;   /* kvm_arch_dev_ioctl's default */
+}
+
+int skvm_ioctl(int fd, unsigned long req, void *arg)
+{
+  enum skvm_kind kind;
+  void *obj = handle_get(fd, &kind);
+  long r;
+  if (!obj) return -1;
+  switch (kind) {
+  case SKVM_SYSTEM: r = system_ioctl(req, arg); break;
+  case SKVM_VM: r = vm_ioctl(obj, req, arg); break;
+  case SKVM_VCPU: r = vcpu_ioctl(obj, req, arg); break;
+  default: r = -EBADF; break;
+  }
+  if (r < 0) {
+    errno = (int)-r;
+    return -1;
+  }
+  return (int)r;
+}
+
+void *skvm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+  enum skvm_kind kind;
+  if (!handle_get(fd, &kind)) return MAP_FAILED;
+  if (kind != SKVM_VCPU) {
+    errno = ENODEV;
+    return MAP_FAILED;
+  }
+  return mmap(addr, len, prot, flags, fd, off);   /* the vCPU fd is the memfd holding kvm_run */
+}
+
+int skvm_close(int fd)
+{
+  enum skvm_kind kind;
+  void *obj = handle_remove(fd, &kind);
+  if (obj) {
+    if (kind == SKVM_VM) vm_put(obj);
+    else if (kind == SKVM_VCPU) vcpu_destroy(obj);
+  }
+  return close(fd);
+}
+
+int skvm_is_handle(int fd)
+{
+  enum skvm_kind kind;
+  int saved = errno;
+  int r = handle_get(fd, &kind) != NULL;
+  errno = saved;
+  return r;
+}

@@ -1,0 +1,250 @@
+/* The vCPU object and its ioctls (arch/x86/kvm/x86.c: kvm_arch_vcpu_ioctl and friends). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+int vcpu_create(struct skvm_vm *vm, unsigned long id)
+{
+  if (id >= SKVM_MAX_VCPU_ID) return -EINVAL;
+  struct skvm_vcpu *v = calloc(1, sizeof(*v));
+  if (!v) return -ENOMEM;
+  int ret = -ENOMEM;
+  int fd = memfd_create("softkvm-vcpu", MFD_CLOEXEC);
+  if (fd < 0) goto err_free;
+  if (ftruncate(fd, SKVM_VCPU_MMAP_SIZE)) goto err_fd;
+  v->run = mmap(NULL, SKVM_VCPU_MMAP_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (v->run == MAP_FAILED) goto err_fd;
+  v->vm = vm;
+  v->id = (int)id;
+  v->fd = fd;
+  pthread_mutex_init(&v->lock, NULL);
+  x86_cpu_init(&v->cpu);
+  v->cpu.run = v->run;
+  v->cpu.memmap_slot = &vm->memmap;
+  v->cpu.memmap_gen_slot = &vm->memmap_gen;
+  v->cpu.memmap_gen = (unsigned)-1;   /* forces a map load on the first KVM_RUN */
+
+  pthread_mutex_lock(&vm->lock);
+  ret = 0;
+  if (vm->nvcpus >= SKVM_MAX_VCPUS) ret = -EINVAL;
+  for (int i = 0; i < vm->nvcpus && !ret; i++)
+    if (vm->vcpus[i]->id == (int)id) ret = -EEXIST;
+  if (!ret) {
+    vm->vcpus[vm->nvcpus++] = v;
+    vm->refs++;
+  }
+  pthread_mutex_unlock(&vm->lock);
+  if (ret) goto err_cpu;
+  if (handle_register(fd, SKVM_VCPU, v)) {
+    vcpu_destroy(v);
+    close(fd);
+    return -ENOMEM;
+  }
+  return fd;
+
+err_cpu:
+  x86_cpu_fini(&v->cpu);
+  munmap(v->run, SKVM_VCPU_MMAP_SIZE);
+err_fd:
+  close(fd);
+err_free:
+  free(v);
+  return ret;
+}
+
+void vcpu_destroy(struct skvm_vcpu *v)
+{
+  struct skvm_vm *vm = v->vm;
+  pthread_mutex_lock(&vm->lock);
+  for (int i = 0; i < vm->nvcpus; i++) {
+    if (vm->vcpus[i] == v) {
+      vm->vcpus[i] = vm->vcpus[--vm->nvcpus];
+      break;
+    }
+  }
+  pthread_mutex_unlock(&vm->lock);
+  x86_cpu_fini(&v->cpu);
+  munmap(v->run, SKVM_VCPU_MMAP_SIZE);
+  pthread_mutex_destroy(&v->lock);
+  free(v);
+  vm_put(vm);
+}
+
+static long vcpu_run(struct skvm_vcpu *v, void *arg)
+{
+  if (arg) return -EINVAL;
+  struct x86_cpu *cpu = &v->cpu;
+  __atomic_store_n(&v->running, true, __ATOMIC_SEQ_CST);
+  v->has_run = true;
+  v->run->flags = 0;
+  x86_complete_exit(cpu);
+  int r = x86_run(cpu, v->run->immediate_exit);
+  __atomic_store_n(&v->running, false, __ATOMIC_SEQ_CST);
+  memslot_reclaim(v->vm);
+  return r < 0 ? -EINTR : 0;
+}
+
+static void get_regs(struct x86_cpu *c, struct kvm_regs *r)
+{
+  r->rax = c->gpr[0], r->rcx = c->gpr[1], r->rdx = c->gpr[2], r->rbx = c->gpr[3];
+  r->rsp = c->gpr[4], r->rbp = c->gpr[5], r->rsi = c->gpr[6], r->rdi = c->gpr[7];
+  r->r8 = c->gpr[8], r->r9 = c->gpr[9], r->r10 = c->gpr[10], r->r11 = c->gpr[11];
+  r->r12 = c->gpr[12], r->r13 = c->gpr[13], r->r14 = c->gpr[14], r->r15 = c->gpr[15];
+  r->rip = c->rip;
+  r->rflags = c->rflags;
+}
+
+static void set_regs(struct x86_cpu *c, const struct kvm_regs *r)
+{
+  c->gpr[0] = r->rax, c->gpr[1] = r->rcx, c->gpr[2] = r->rdx, c->gpr[3] = r->rbx;
+  c->gpr[4] = r->rsp, c->gpr[5] = r->rbp, c->gpr[6] = r->rsi, c->gpr[7] = r->rdi;
+  c->gpr[8] = r->r8, c->gpr[9] = r->r9, c->gpr[10] = r->r10, c->gpr[11] = r->r11;
+  c->gpr[12] = r->r12, c->gpr[13] = r->r13, c->gpr[14] = r->r14, c->gpr[15] = r->r15;
+  c->rip = r->rip;
+  c->rflags = r->rflags | 2;
+  c->halted = false;
+  x86_cpu_update_mode(c);   /* RFLAGS.VM affects the mode */
+}
+
+static void get_sregs(struct x86_cpu *c, struct kvm_sregs *s)
+{
+  struct kvm_segment *segs[6] = { &s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs };
+  memset(s, 0, sizeof(*s));
+  for (int i = 0; i < 6; i++) x86_seg_to_kvm(&c->seg[i], segs[i]);
+  x86_seg_to_kvm(&c->tr, &s->tr);
+  x86_seg_to_kvm(&c->ldtr, &s->ldt);
+  s->gdt.base = c->gdt.base, s->gdt.limit = c->gdt.limit;
+  s->idt.base = c->idt.base, s->idt.limit = c->idt.limit;
+  s->cr0 = c->cr0, s->cr2 = c->cr2, s->cr3 = c->cr3, s->cr4 = c->cr4, s->cr8 = c->cr8;
+  s->efer = c->efer;
+  s->apic_base = c->apic_base;
+  if (c->pending_irq >= 0)
+    s->interrupt_bitmap[c->pending_irq / 64] |= 1ULL << (c->pending_irq % 64);
+}
+
+/* kvm_is_valid_sregs + kvm_is_valid_cr0/cr4 */
+#define CR4_VALID 0x6ffULL   /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT */
+static bool valid_sregs(const struct kvm_sregs *s)
+{
+  if ((s->efer & EFER_LME) && (s->cr0 & CR0_PG)) {
+    if (!(s->cr4 & CR4_PAE) || !(s->efer & EFER_LMA)) return false;
+    if (s->cr3 >> 46) return false;
+  } else if ((s->efer & EFER_LMA) || s->cs.l) {
+    return false;
+  }
+  if (s->cr4 & ~CR4_VALID) return false;
+  if (s->cr0 >> 32) return false;
+  if ((s->cr0 & CR0_PG) && !(s->cr0 & CR0_PE)) return false;
+  if ((s->cr0 & CR0_NW) && !(s->cr0 & CR0_CD)) return false;
+  return true;
+}
+
+static long set_sregs(struct x86_cpu *c, const struct kvm_sregs *s)
+{
+  const struct kvm_segment *segs[6] = { &s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs };
+  if (!valid_sregs(s)) return -EINVAL;
+  for (int i = 0; i < 6; i++) x86_seg_from_kvm(&c->seg[i], segs[i]);
+  x86_seg_from_kvm(&c->tr, &s->tr);
+  x86_seg_from_kvm(&c->ldtr, &s->ldt);
+  c->gdt.base = s->gdt.base, c->gdt.limit = s->gdt.limit;
+  c->idt.base = s->idt.base, c->idt.limit = s->idt.limit;
+  c->cr0 = s->cr0 | CR0_ET;
+  c->cr2 = s->cr2, c->cr3 = s->cr3, c->cr4 = s->cr4, c->cr8 = s->cr8;
+  c->efer = s->efer;
+  c->apic_base = s->apic_base;
+  for (int i = 0; i < 256; i++) {   /* a set bit queues that interrupt, as KVM does */
+    if (s->interrupt_bitmap[i / 64] & (1ULL << (i % 64))) {
+      c->pending_irq = i;
+      break;
+    }
+  }
+  x86_tlb_flush(c);
+  x86_cpu_update_mode(c);
+  return 0;
+}
+
+static long msrs_io(struct x86_cpu *c, struct kvm_msrs *user, bool set)
+{
+  uint32_t n = user->nmsrs;
+  if (n >= SKVM_MAX_IO_MSRS) return -E2BIG;
+  uint32_t i;
+  for (i = 0; i < n; i++) {
+    struct kvm_msr_entry *e = &user->entries[i];
+    uint64_t val;
+    if (set ? x86_msr_set(c, e->index, e->data, true) : x86_msr_get(c, e->index, &val)) break;
+    if (!set) e->data = val;
+  }
+  return i;
+}
+
+static long set_cpuid2(struct skvm_vcpu *v, struct kvm_cpuid2 *user)
+{
+  uint32_t n = user->nent;
+  if (n > SKVM_MAX_CPUID_ENTRIES) return -E2BIG;
+  size_t bytes = n * sizeof(struct kvm_cpuid_entry2);
+  struct x86_cpu *c = &v->cpu;
+  /* after KVM_RUN, only an identical table is accepted (kvm_cpuid_check_equal) */
+  if (v->has_run) {
+    if ((int)n != c->ncpuid || (n && memcmp(c->cpuid, user->entries, bytes))) return -EINVAL;
+    return 0;
+  }
+  struct kvm_cpuid_entry2 *t = malloc(bytes ? bytes : 1);
+  if (!t) return -ENOMEM;
+  memcpy(t, user->entries, bytes);
+  free(c->cpuid);
+  c->cpuid = t;
+  c->ncpuid = n;
+  return 0;
+}
+
+static long get_cpuid2(struct x86_cpu *c, struct kvm_cpuid2 *user)
+{
+  if (user->nent < (uint32_t)c->ncpuid) return -E2BIG;
+  memcpy(user->entries, c->cpuid, c->ncpuid * sizeof(struct kvm_cpuid_entry2));
+  user->nent = c->ncpuid;
+  return 0;
+}
+
+static long set_mp_state(struct x86_cpu *c, const struct kvm_mp_state *mp)
+{
+  /* without an in-kernel local APIC only RUNNABLE is accepted */
+  if (mp->mp_state != KVM_MP_STATE_RUNNABLE) return -EINVAL;
+  c->halted = false;
+  return 0;
+}
+
+long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
+{
+  struct x86_cpu *c = &v->cpu;
+  long r = 0;
+  pthread_mutex_lock(&v->lock);
+  switch (req) {
+  case KVM_RUN: r = vcpu_run(v, arg); break;
+  case KVM_GET_REGS: get_regs(c, arg); break;
+  case KVM_SET_REGS: set_regs(c, arg); break;
+  case KVM_GET_SREGS: get_sregs(c, arg); break;
+  case KVM_SET_SREGS: r = set_sregs(c, arg); break;
+  case KVM_GET_MSRS: r = msrs_io(c, arg, false); break;
+  case KVM_SET_MSRS: r = msrs_io(c, arg, true); break;
+  case KVM_SET_CPUID2: r = set_cpuid2(v, arg); break;
+  case KVM_GET_CPUID2: r = get_cpuid2(c, arg); break;
+  case KVM_GET_FPU: memcpy(arg, &c->fpu, sizeof(c->fpu)); break;
+  case KVM_SET_FPU: memcpy(&c->fpu, arg, sizeof(c->fpu)); break;
+  case KVM_INTERRUPT: {
+    const struct kvm_interrupt *irq = arg;
+    if (irq->irq >= 256) r = -EINVAL;
+    else c->pending_irq = irq->irq;
+    break;
+  }
+  case KVM_GET_MP_STATE: ((struct kvm_mp_state *)arg)->mp_state = KVM_MP_STATE_RUNNABLE; break;
+  case KVM_SET_MP_STATE: r = set_mp_state(c, arg); break;
+  default: r = -EINVAL; break;   /* kvm_arch_vcpu_ioctl's default */
+  }
+  pthread_mutex_unlock(&v->lock);
+  return r;
+}

@@ -1,0 +1,123 @@
+/* softkvm run: create a VM, load a guest, run it to completion. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vmm/cli.h"
+#include "vmm/flat.h"
+#include "vmm/util.h"
+#include "vmm/vm.h"
+
+#define RUN_MEM_DEFAULT_MB 64
+#define RUN_MEM_MAX_MB 65536
+
+struct run_opts {
+	const char *flat;
+	uint64_t mem_mb;
+	uint64_t entry;
+	bool dev_kvm;
+};
+
+void cmd_run__usage(FILE *f)
+{
+	fputs("usage: softkvm run --flat FILE [-m MB] [--entry OFF] [--dev-kvm]\n"
+	      "\n"
+	      "  --flat FILE    raw binary, loaded at guest physical 0x10000 and started in\n"
+	      "                 16-bit real mode at CS:IP = 1000:OFF with DS = ES = SS = 1000\n"
+	      "                 and SP = FFF0 (so the guest is ORG 0 code)\n"
+	      "  -m, --mem MB   guest RAM in MiB, at guest physical 0 (1..65536, default 64)\n"
+	      "  --entry OFF    initial IP within the 64 KiB code segment (default 0)\n"
+	      "  --dev-kvm      use the kernel's /dev/kvm instead of libsoftkvm\n"
+	      "  -h, --help     print this text\n"
+	      "\n"
+	      "Devices: 16550 serial at 0x3f8 (to stdout), isa-debug-exit at 0xf4 (writing v ends\n"
+	      "softkvm with status (v << 1) | 1), port 0x80. A guest HLT ends softkvm with status 0;\n"
+	      "a triple fault or hypervisor error with status 1.\n", f);
+}
+
+/* cmd_run__parse() result after printing --help: exit with CLI_EXIT_OK. */
+#define RUN_PARSE_HELP (-1)
+
+/* 0 to run, RUN_PARSE_HELP, or an exit status. */
+static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
+{
+	const char *val;
+	int i, r;
+
+	for (i = 1; i < argc; i++) {
+		if (cli__flag(argv[i], "--help", "-h")) {
+			cmd_run__usage(stdout);
+			return RUN_PARSE_HELP;
+		}
+		if (cli__flag(argv[i], "--dev-kvm", NULL)) {
+			o->dev_kvm = true;
+			continue;
+		}
+		if ((r = cli__opt(argc, argv, &i, "--flat", NULL, &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			o->flat = val;
+		} else if ((r = cli__opt(argc, argv, &i, "--mem", "-m", &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			if (!cli__parse_u64(val, &o->mem_mb) || o->mem_mb < 1 ||
+			    o->mem_mb > RUN_MEM_MAX_MB) {
+				pr_err("run: invalid memory size '%s' (MiB, 1..%d)", val, RUN_MEM_MAX_MB);
+				return CLI_EXIT_FAIL;
+			}
+		} else if ((r = cli__opt(argc, argv, &i, "--entry", NULL, &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			if (!cli__parse_u64(val, &o->entry) || o->entry > 0xffff) {
+				pr_err("run: invalid entry offset '%s' (0..0xffff)", val);
+				return CLI_EXIT_FAIL;
+			}
+		} else {
+			return cli__bad_arg("run", argv[i]);
+		}
+	}
+	if (!o->flat) {
+		pr_err("run: no guest given (--flat FILE); try 'softkvm run --help'");
+		return CLI_EXIT_USAGE;
+	}
+	return 0;
+}
+
+int cmd_run__main(int argc, char **argv, bool dev_kvm)
+{
+	struct run_opts o = { .mem_mb = RUN_MEM_DEFAULT_MB, .dev_kvm = dev_kvm };
+	uint64_t ram_size;
+	uint8_t *image = NULL;
+	size_t image_len;
+	struct vm vm;
+	int ret;
+
+	ret = cmd_run__parse(argc, argv, &o);
+	if (ret == RUN_PARSE_HELP)
+		return CLI_EXIT_OK;
+	if (ret)
+		return ret;
+
+	ram_size = o.mem_mb << 20;
+	if (ram_size <= FLAT_LOAD_ADDR) {
+		pr_err("run: %llu MiB of memory leaves no room for a guest at %#llx",
+		       (unsigned long long)o.mem_mb, FLAT_LOAD_ADDR);
+		return CLI_EXIT_FAIL;
+	}
+	if (flat__read(o.flat, ram_size - FLAT_LOAD_ADDR, &image, &image_len) < 0)
+		return CLI_EXIT_FAIL;
+
+	ret = CLI_EXIT_FAIL;
+	if (vm__create(&vm, hv__select(o.dev_kvm), ram_size) < 0)
+		goto out_image;
+	memcpy(vm__gpa_to_hva(&vm, FLAT_LOAD_ADDR, image_len), image, image_len);
+	if (vcpu__reset_real_mode(&vm.cpu0, FLAT_SEG, (uint16_t)o.entry, FLAT_SP) < 0)
+		goto out_vm;
+
+	ret = vcpu__run(&vm.cpu0);
+out_vm:
+	vm__destroy(&vm);
+out_image:
+	free(image);
+	return ret;
+}

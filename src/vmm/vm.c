@@ -1,0 +1,145 @@
+/* VM lifetime: hypervisor handle, VM, guest RAM and its memslot, buses, devices, vCPU 0. */
+#include "vmm/vm.h"
+
+#include <errno.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "vmm/hw/debug_exit.h"
+#include "vmm/hw/post.h"
+#include "vmm/hw/serial.h"
+#include "vmm/util.h"
+
+/* Where KVM on Intel without unrestricted guest keeps its real-mode TSS (3 pages), as kvmtool. */
+#define VM_TSS_ADDR 0xfffbd000ULL
+
+static int vm__check_api(struct vm *vm)
+{
+	int v = vm->hv->ioctl(vm->sys_fd, KVM_GET_API_VERSION, NULL);
+
+	if (v < 0) {
+		pr_err_errno("%s: KVM_GET_API_VERSION", vm->hv->name);
+		return -1;
+	}
+	if (v != KVM_API_VERSION) {
+		pr_err("%s: KVM API version %d, expected %d", vm->hv->name, v, KVM_API_VERSION);
+		return -1;
+	}
+	return 0;
+}
+
+static int vm__init_ram(struct vm *vm, uint64_t ram_size)
+{
+	struct kvm_userspace_memory_region region;
+
+	vm->ram = mmap(NULL, ram_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->ram == MAP_FAILED) {
+		vm->ram = NULL;
+		pr_err_errno("cannot map %llu MiB of guest memory", (unsigned long long)(ram_size >> 20));
+		return -1;
+	}
+	vm->ram_size = ram_size;
+
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0,
+		.guest_phys_addr = 0,
+		.memory_size = ram_size,
+		.userspace_addr = (uint64_t)(uintptr_t)vm->ram,
+	};
+	if (vm->hv->ioctl(vm->vm_fd, KVM_SET_USER_MEMORY_REGION, &region) < 0) {
+		pr_err_errno("KVM_SET_USER_MEMORY_REGION");
+		return -1;
+	}
+	return 0;
+}
+
+static int vm__init_devices(struct vm *vm)
+{
+	vm->serial = serial__create(&vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
+	if (!vm->serial)
+		goto fail;
+	vm->debug_exit = debug_exit__create(&vm->pio, DEBUG_EXIT_PORT, &vm->stop);
+	if (!vm->debug_exit)
+		goto fail;
+	vm->post = post__create(&vm->pio, POST_PORT);
+	if (!vm->post)
+		goto fail;
+	return 0;
+fail:
+	pr_err("cannot create devices");
+	return -1;
+}
+
+static void vm__exit_devices(struct vm *vm)
+{
+	post__destroy(vm->post, &vm->pio);
+	vm->post = NULL;
+	debug_exit__destroy(vm->debug_exit, &vm->pio);
+	vm->debug_exit = NULL;
+	serial__destroy(vm->serial, &vm->pio);
+	vm->serial = NULL;
+}
+
+int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size)
+{
+	memset(vm, 0, sizeof(*vm));
+	vm->hv = hv;
+	vm->vm_fd = -1;
+	vm->cpu0.fd = -1;
+	iobus__init(&vm->pio, "pio");
+	iobus__init(&vm->mmio, "mmio");
+
+	vm->sys_fd = hv->open();
+	if (vm->sys_fd < 0) {
+		pr_err_errno("cannot open %s", hv->name);
+		goto fail;
+	}
+	if (vm__check_api(vm) < 0)
+		goto fail;
+	vm->vm_fd = hv->ioctl(vm->sys_fd, KVM_CREATE_VM, HV_ARG(0));
+	if (vm->vm_fd < 0) {
+		pr_err_errno("KVM_CREATE_VM");
+		goto fail;
+	}
+	if (hv->ioctl(vm->sys_fd, KVM_CHECK_EXTENSION, HV_ARG(KVM_CAP_SET_TSS_ADDR)) > 0 &&
+	    hv->ioctl(vm->vm_fd, KVM_SET_TSS_ADDR, HV_ARG(VM_TSS_ADDR)) < 0) {
+		pr_err_errno("KVM_SET_TSS_ADDR");
+		goto fail;
+	}
+	if (vm__init_ram(vm, ram_size) < 0)
+		goto fail;
+	if (vm__init_devices(vm) < 0)
+		goto fail;
+	if (vcpu__create(&vm->cpu0, vm, 0) < 0)
+		goto fail;
+	return 0;
+fail:
+	vm__destroy(vm);
+	return -1;
+}
+
+void vm__destroy(struct vm *vm)
+{
+	vcpu__destroy(&vm->cpu0);
+	vm__exit_devices(vm);
+	iobus__exit(&vm->mmio);
+	iobus__exit(&vm->pio);
+	if (vm->vm_fd >= 0)
+		vm->hv->close(vm->vm_fd);
+	vm->vm_fd = -1;
+	if (vm->ram)
+		munmap(vm->ram, vm->ram_size);
+	vm->ram = NULL;
+	if (vm->sys_fd >= 0)
+		vm->hv->close(vm->sys_fd);
+	vm->sys_fd = -1;
+}
+
+void *vm__gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
+{
+	if (gpa > vm->ram_size || len > vm->ram_size - gpa)
+		return NULL;
+	return vm->ram + gpa;
+}

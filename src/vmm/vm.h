@@ -1,0 +1,74 @@
+/* One VM as the VMM sees it: hypervisor handles, guest RAM, buses, devices, vCPUs. */
+#ifndef SKVM_VMM_VM_H
+#define SKVM_VMM_VM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/kvm.h>
+
+#include "vmm/hv.h"
+#include "vmm/iobus.h"
+
+/* A device's request to end the VMM with an exit status (the first request wins). */
+struct vm_stop {
+	bool requested;
+	int status;
+};
+
+static inline void vm_stop__request(struct vm_stop *stop, int status)
+{
+	if (!stop->requested) {
+		stop->requested = true;
+		stop->status = status;
+	}
+}
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+};
+
+struct vm {
+	const struct hv_ops *hv;
+	int sys_fd;
+	int vm_fd;
+	uint8_t *ram;
+	uint64_t ram_size;
+	struct iobus pio;
+	struct iobus mmio;
+	struct vm_stop stop;
+	struct vcpu cpu0;
+	/* devices, created in this order and destroyed in reverse */
+	struct serial *serial;
+	struct debug_exit *debug_exit;
+	struct post *post;
+};
+
+/* Opens the hypervisor, creates the VM with ram_size bytes of RAM at gpa 0, the devices and
+ * vCPU 0. 0, or -1 after a message. */
+int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size);
+void vm__destroy(struct vm *vm);
+
+/* Host address of guest-physical [gpa, gpa+len), or NULL when not all inside RAM. */
+void *vm__gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
+
+/* vcpu.c */
+int vcpu__create(struct vcpu *cpu, struct vm *vm, int id);
+void vcpu__destroy(struct vcpu *cpu);
+/* Real mode at cs:ip with ds = es = ss = cs, sp as given, interrupts off. */
+int vcpu__reset_real_mode(struct vcpu *cpu, uint16_t cs, uint16_t ip, uint16_t sp);
+/* Registers and control state to stderr, for error reports. */
+void vcpu__dump(struct vcpu *cpu);
+
+/* run.c: runs the vCPU until the guest halts, stops through a device, or fails; returns the
+ * VMM's exit status. */
+int vcpu__run(struct vcpu *cpu);
+
+#endif

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #define BITS_PER_LONG (8 * sizeof(long))
+#define USER_ADDR_LIMIT ((1ULL << 47) - SKVM_PAGE_SIZE)   /* x86-64 TASK_SIZE_MAX */
 
 static size_t bitmap_bytes(uint64_t size)
 {
@@ -101,6 +102,10 @@ int memslot_set(struct skvm_vm *vm, const struct kvm_userspace_memory_region *r)
   if (id >= SKVM_USER_MEM_SLOTS || as_id != 0) return -EINVAL;
   if ((r->memory_size & (SKVM_PAGE_SIZE - 1)) || (r->guest_phys_addr & (SKVM_PAGE_SIZE - 1)) ||
       (r->userspace_addr & (SKVM_PAGE_SIZE - 1)))
+    return -EINVAL;
+  /* access_ok(): the userspace range must lie below the top of the user address space */
+  if (r->userspace_addr + r->memory_size < r->userspace_addr ||
+      r->userspace_addr + r->memory_size > USER_ADDR_LIMIT)
     return -EINVAL;
   if (r->guest_phys_addr + r->memory_size < r->guest_phys_addr) return -EINVAL;
   if ((r->memory_size >> 12) > 0xffffffffULL) return -EINVAL;   /* KVM_MEM_MAX_NR_PAGES */

@@ -79,6 +79,8 @@ struct tlb_entry {
 };
 #define TLB_SIZE 256
 
+enum { PEND_NONE, PEND_IO_IN, PEND_MMIO_READ, PEND_OUT };
+
 struct x86_insn;
 struct x86_cpu;
 typedef void (*x86_handler)(struct x86_cpu *cpu, const struct x86_insn *in);
@@ -117,7 +119,8 @@ struct x86_cpu {
   /* exits */
   struct kvm_run *run;
   bool exit_now;              /* exit to userspace after the current instruction */
-  uint8_t pending_completion; /* the last exit waits for data from userspace (IN, MMIO read) */
+  uint8_t pending_completion; /* PEND_*: the last exit completes on the next KVM_RUN */
+  uint64_t out_skip_rip, out_next_rip;  /* OUT: RIP moves past it on re-entry */
   bool io_in_done;            /* KVM_EXIT_IO IN data is in the run page, re-executing */
   struct { uint64_t gpa; uint32_t len; uint8_t data[8]; } mmio_done[4];
   int n_mmio_done;            /* completed MMIO reads the re-executed instruction consumes */

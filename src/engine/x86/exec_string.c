@@ -13,6 +13,12 @@ HANDLER(out)
 {
   uint16_t port = in->op[0].kind == OP_IMM ? in->imm & 0xff : (uint16_t)cpu->gpr[R_DX];
   io_out(cpu, port, in->op[1].size, op_read(cpu, in, 1));
+  /* As KVM's fast PIO path: RIP stays at the OUT while userspace handles the exit and moves
+   * past it on the next KVM_RUN (if userspace left RIP alone). */
+  cpu->out_skip_rip = cpu->rip;
+  cpu->out_next_rip = cpu->next_rip;
+  cpu->pending_completion = PEND_OUT;
+  cpu->next_rip = cpu->rip;
 }
 
 enum str_kind { STR_MOVS, STR_STOS, STR_LODS, STR_CMPS, STR_SCAS, STR_INS, STR_OUTS };

@@ -3,8 +3,6 @@
 
 #include "engine.h"
 
-enum { PEND_NONE, PEND_IO_IN, PEND_MMIO_READ };
-
 _Noreturn void x86_raise(struct x86_cpu *cpu, int vector, uint32_t error, bool has_error)
 {
   cpu->exc_vector = vector;
@@ -110,8 +108,11 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
 {
   struct kvm_run *run = cpu->run;
   volatile int ret = 0;
-  volatile bool completing = cpu->pending_completion != PEND_NONE;
+  volatile bool completing = cpu->pending_completion == PEND_IO_IN ||
+                            cpu->pending_completion == PEND_MMIO_READ;
 
+  if (cpu->pending_completion == PEND_OUT && cpu->rip == cpu->out_skip_rip)
+    cpu->rip = cpu->out_next_rip;
   cpu->pending_completion = PEND_NONE;
   cpu->exit_now = false;
   cpu->delivering = -1;

@@ -8,6 +8,8 @@
 #include "internal.h"
 
 #define BITS_PER_LONG (8 * sizeof(long))
+#define KVM_MEM_MAX_NR_PAGES ((1ULL << 31) - 1)
+#define MAX_GPA (1ULL << 46)   /* CPUID 0x80000008: 46 physical address bits */
 #define USER_ADDR_LIMIT ((1ULL << 47) - SKVM_PAGE_SIZE)   /* x86-64 TASK_SIZE_MAX */
 
 static size_t bitmap_bytes(uint64_t size)
@@ -108,12 +110,15 @@ int memslot_set(struct skvm_vm *vm, const struct kvm_userspace_memory_region *r)
       r->userspace_addr + r->memory_size > USER_ADDR_LIMIT)
     return -EINVAL;
   if (r->guest_phys_addr + r->memory_size < r->guest_phys_addr) return -EINVAL;
-  if ((r->memory_size >> 12) > 0xffffffffULL) return -EINVAL;   /* KVM_MEM_MAX_NR_PAGES */
+  if ((r->memory_size >> 12) > KVM_MEM_MAX_NR_PAGES) return -EINVAL;
+  /* kvm_arch_prepare_memory_region: the slot must end below the guest physical address limit */
+  if (r->memory_size && r->guest_phys_addr + r->memory_size > MAX_GPA) return -EINVAL;
 
   pthread_mutex_lock(&vm->lock);
   struct memslot *old = vm->slots[id];
   if (!old) {
-    if (!r->memory_size) goto out;   /* deleting a slot that does not exist */
+    if (!r->memory_size) ret = -EINVAL;   /* deleting a slot that does not exist (6.1) */
+    if (!r->memory_size) goto out;
   } else if (!r->memory_size) {     /* delete */
     vm->slots[id] = NULL;
     ret = publish_locked(vm, old->dirty);

@@ -2,7 +2,8 @@
 ;
 ; Loaded at 0x10000, entered at 1000:0000 with DS = ES = SS = 0x1000, SP = 0xFFF0 (ORG 0).
 ; Page tables (built here, in real mode) at 0x20000: PML4 -> PDPT -> PD with 2 MiB pages
-; identity-mapping 0..8 MiB, plus an alias: virtual 8 MiB -> physical 0.
+; identity-mapping 0..8 MiB, plus an alias: virtual 8 MiB -> physical 0. Needs -m 5 or more
+; (it checks RAM at 4 MiB; the default is 64).
 ; Success: prints "OK long64" on COM1 and writes 0 to the isa-debug-exit port (status 1).
 ; Failure: prints "FAIL long64: <check>" and writes 1 (status 3).
 

@@ -86,6 +86,11 @@ static inline int64_t sign_extend(uint64_t v, int size)
   return sh ? (int64_t)(v << sh) >> sh : (int64_t)v;
 }
 static inline uint64_t addr_mask(int addrsize) { return size_mask(addrsize); }
+/* 48-bit canonical: bits 63:47 all equal */
+static inline bool is_canonical(uint64_t a)
+{
+  return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
 
 /* ---- stack ---- */
 void push(struct x86_cpu *cpu, int size, uint64_t v);

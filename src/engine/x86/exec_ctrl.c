@@ -14,7 +14,7 @@ static uint64_t rel_target(struct x86_cpu *cpu, const struct x86_insn *in)
 static void jump_to(struct x86_cpu *cpu, uint64_t target)
 {
   if (cpu->code_bits != 64 && target > cpu->seg[S_CS].limit) RAISE_ERR(cpu, EXC_GP, 0);
-  if (cpu->code_bits == 64 && (uint64_t)(((int64_t)target << 16) >> 16) != target) RAISE_ERR(cpu, EXC_GP, 0);
+  if (cpu->code_bits == 64 && !is_canonical(target)) RAISE_ERR(cpu, EXC_GP, 0);
   cpu->next_rip = target;
 }
 

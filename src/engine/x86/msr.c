@@ -20,9 +20,10 @@
 #define MSR_KERNEL_GS_BASE 0xc0000102
 #define MSR_TSC_AUX 0xc0000103
 
+/* KVM_GET_MSR_INDEX_LIST; like Linux, EFER is not listed (it travels with the sregs) */
 const uint32_t x86_msr_list[] = {
   MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
-  MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_EFER, MSR_STAR, MSR_LSTAR,
+  MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_STAR, MSR_LSTAR,
   MSR_CSTAR, MSR_SYSCALL_MASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
 };
 const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
@@ -38,11 +39,6 @@ static uint64_t host_tsc(void)
 uint64_t x86_read_tsc(struct x86_cpu *cpu)
 {
   return host_tsc() + cpu->tsc_offset;
-}
-
-static bool canonical(uint64_t a)
-{
-  return (uint64_t)(((int64_t)a << 16) >> 16) == a;
 }
 
 int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
@@ -88,7 +84,7 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
   case MSR_IA32_SYSENTER_CS: cpu->sysenter_cs = val & 0xffff; return 0;
   case MSR_IA32_SYSENTER_ESP:
   case MSR_IA32_SYSENTER_EIP:
-    if (!canonical(val)) return -1;
+    if (!is_canonical(val)) return -1;
     *(index == MSR_IA32_SYSENTER_ESP ? &cpu->sysenter_esp : &cpu->sysenter_eip) = val;
     return 0;
   case MSR_IA32_MISC_ENABLE: cpu->misc_enable = val; return 0;
@@ -112,14 +108,14 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
   case MSR_STAR: cpu->star = val; return 0;
   case MSR_LSTAR:
   case MSR_CSTAR:
-    if (!canonical(val)) return -1;
+    if (!is_canonical(val)) return -1;
     *(index == MSR_LSTAR ? &cpu->lstar : &cpu->cstar) = val;
     return 0;
   case MSR_SYSCALL_MASK: cpu->sfmask = (uint32_t)val; return 0;
   case MSR_FS_BASE:
   case MSR_GS_BASE:
   case MSR_KERNEL_GS_BASE:
-    if (!canonical(val)) return -1;
+    if (!is_canonical(val)) return -1;
     if (index == MSR_FS_BASE) cpu->seg[S_FS].base = val;
     else if (index == MSR_GS_BASE) cpu->seg[S_GS].base = val;
     else cpu->kernel_gs_base = val;

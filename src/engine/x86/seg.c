@@ -51,11 +51,6 @@ void x86_cpu_update_mode(struct x86_cpu *cpu)
   cpu->paging = (cpu->cr0 & CR0_PG) && (cpu->cr0 & CR0_PE);
 }
 
-static bool is_canonical(uint64_t a)
-{
-  return (uint64_t)(((int64_t)a << 16) >> 16) == a;
-}
-
 uint64_t seg_linear(struct x86_cpu *cpu, int seg, uint64_t off, int size, int acc)
 {
   const struct x86_seg *s = &cpu->seg[seg];

@@ -132,6 +132,8 @@ struct x86_cpu {
   const unsigned *memmap_gen_slot;
   unsigned memmap_gen;
   struct tlb_entry tlb[TLB_SIZE];
+  uint64_t fetch_tag;         /* linear page + 1 of fetch_host, 0 = none (cleared with the TLB) */
+  const uint8_t *fetch_host;
 
   /* CPUID table set by KVM_SET_CPUID2 */
   struct kvm_cpuid_entry2 *cpuid;

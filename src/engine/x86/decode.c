@@ -9,8 +9,20 @@
 
 enum { DEC_REAL16, DEC_PROT16, DEC_PROT32, DEC_COMPAT16, DEC_COMPAT32, DEC_LONG64, DEC_COUNT };
 
+/* Decoded-instruction cache, keyed by the host address of the instruction's first byte (so by
+ * guest physical address) and the decoding mode. A hit is validated by comparing the cached
+ * bytes with memory, which makes self- and cross-modifying code correct without write hooks. */
+#define DCACHE_SIZE 8192
+
+struct dcache_entry {
+  const uint8_t *host;
+  uint8_t mode;
+  struct x86_insn in;
+};
+
 struct decoder_state {
   ZydisDecoder dec[DEC_COUNT];
+  struct dcache_entry cache[DCACHE_SIZE];
 };
 
 void decoder_init(struct x86_cpu *cpu)
@@ -31,16 +43,15 @@ void decoder_fini(struct x86_cpu *cpu)
   cpu->decoder = NULL;
 }
 
-static const ZydisDecoder *pick_decoder(struct x86_cpu *cpu)
+static int decoder_mode(struct x86_cpu *cpu)
 {
-  struct decoder_state *d = cpu->decoder;
   bool lma = cpu->efer & EFER_LMA;
   switch (cpu->code_bits) {
-  case 64: return &d->dec[DEC_LONG64];
-  case 32: return &d->dec[lma ? DEC_COMPAT32 : DEC_PROT32];
+  case 64: return DEC_LONG64;
+  case 32: return lma ? DEC_COMPAT32 : DEC_PROT32;
   default:
-    if (!prot_mode(cpu)) return &d->dec[DEC_REAL16];
-    return &d->dec[lma ? DEC_COMPAT16 : DEC_PROT16];
+    if (!prot_mode(cpu)) return DEC_REAL16;
+    return lma ? DEC_COMPAT16 : DEC_PROT16;
   }
 }
 
@@ -79,13 +90,58 @@ static int fetch(struct x86_cpu *cpu, uint64_t lin, uint8_t *buf, int n)
   return avail;
 }
 
-void decode_insn(struct x86_cpu *cpu, struct x86_insn *in)
+static void decode_bytes(struct x86_cpu *cpu, uint64_t lin, int mode, struct x86_insn *in);
+
+/* The cached instruction's bytes still match memory (p has 16 readable bytes). */
+static inline bool same_bytes(const struct dcache_entry *e, const uint8_t *p)
 {
+  uint64_t m0, m1, c0, c1;
+  memcpy(&m0, p, 8), memcpy(&m1, p + 8, 8);
+  memcpy(&c0, e->in.bytes, 8), memcpy(&c1, e->in.bytes + 8, 8);
+  int len = e->in.len;
+  uint64_t k0 = len >= 8 ? ~0ULL : (1ULL << (len * 8)) - 1;
+  uint64_t k1 = len <= 8 ? 0 : len >= 16 ? ~0ULL : (1ULL << ((len - 8) * 8)) - 1;
+  return !((m0 ^ c0) & k0) && !((m1 ^ c1) & k1);
+}
+
+const struct x86_insn *decode_insn(struct x86_cpu *cpu, struct x86_insn *scratch)
+{
+  struct decoder_state *d = cpu->decoder;
+  int mode = decoder_mode(cpu);
+  uint64_t lin = cpu->code_bits == 64 && is_canonical(cpu->rip)
+                     ? cpu->rip : seg_linear(cpu, S_CS, cpu->rip, 1, ACC_FETCH);
+  if ((lin & 0xfff) > 4096 - 16) {   /* may cross a page: decode without caching */
+    decode_bytes(cpu, lin, mode, scratch);
+    return scratch;
+  }
+  const uint8_t *p;
+  if ((lin >> 12) + 1 == cpu->fetch_tag) {
+    p = cpu->fetch_host + (lin & 0xfff);
+  } else {
+    p = lin_host_ptr(cpu, lin, 16, ACC_FETCH);
+    if (!p) x86_internal_error(cpu, NULL, 0);   /* executing from MMIO */
+    cpu->fetch_tag = (lin >> 12) + 1;
+    cpu->fetch_host = p - (lin & 0xfff);
+  }
+  struct dcache_entry *e = &d->cache[(uintptr_t)p % DCACHE_SIZE];
+  if (e->host != p || e->mode != mode || !same_bytes(e, p)) {
+    e->host = NULL;
+    decode_bytes(cpu, lin, mode, &e->in);
+    e->host = p;
+    e->mode = mode;
+  } else if (cpu->code_bits != 64) {
+    seg_linear(cpu, S_CS, cpu->rip, e->in.len, ACC_FETCH);   /* instruction past the CS limit */
+  }
+  return &e->in;
+}
+
+static void decode_bytes(struct x86_cpu *cpu, uint64_t lin, int mode, struct x86_insn *in)
+{
+  struct decoder_state *d = cpu->decoder;
   ZydisDecodedInstruction zi;
   ZydisDecodedOperand zo[ZYDIS_MAX_OPERAND_COUNT];
-  const ZydisDecoder *dec = pick_decoder(cpu);
+  const ZydisDecoder *dec = &d->dec[mode];
   uint8_t buf[15];
-  uint64_t lin = seg_linear(cpu, S_CS, cpu->rip, 1, ACC_FETCH);
   int have = fetch(cpu, lin, buf, 15);
   ZyanStatus st = ZydisDecoderDecodeFull(dec, buf, have, &zi, zo);
   if (st == ZYDIS_STATUS_NO_MORE_DATA && have < 15) {
@@ -151,5 +207,8 @@ void decode_insn(struct x86_cpu *cpu, struct x86_insn *in)
     }
   }
   in->fn = handler_for(zi.mnemonic);
-  if (!in->fn) x86_internal_error(cpu, in->bytes, in->len);
+  if (!in->fn) {
+    in->len = 0;   /* keep a failed decode out of the cache */
+    x86_internal_error(cpu, buf, zi.length);
+  }
 }

@@ -31,11 +31,12 @@ struct x86_insn {
   uint8_t seg, base, index, scale;  /* base/index: gpr index, 0xff none; 0xfe = rip-relative base */
   int64_t disp;
   uint64_t imm, imm2;         /* immediates (imm2: ENTER level, far pointer selector) */
-  uint8_t bytes[15];
+  uint8_t bytes[16];          /* 15 at most; one spare keeps compares 8-byte wide */
 };
 
-/* Decodes the instruction at cpu->rip (raising #PF/#GP/#UD as hardware would). */
-void decode_insn(struct x86_cpu *cpu, struct x86_insn *in);
+/* Decodes the instruction at cpu->rip (raising #PF/#GP/#UD as hardware would); the result is
+ * the cached copy or scratch, valid until the next decode. */
+const struct x86_insn *decode_insn(struct x86_cpu *cpu, struct x86_insn *scratch);
 void decoder_init(struct x86_cpu *cpu);
 void decoder_fini(struct x86_cpu *cpu);
 /* Handler table lookup by Zydis mnemonic; NULL = not implemented. */

@@ -10,9 +10,9 @@ void flags_szp(struct x86_cpu *cpu, uint64_t res, int size)
 {
   res &= size_mask(size);
   uint64_t f = cpu->rflags & ~(uint64_t)(F_ZF | F_SF | F_PF);
-  if (!res) f |= F_ZF;
-  if (res >> (size * 8 - 1)) f |= F_SF;
-  if (parity(res)) f |= F_PF;
+  f |= (uint64_t)(res == 0) << 6;                        /* ZF */
+  f |= ((res >> (size * 8 - 1)) & 1) << 7;               /* SF */
+  f |= (uint64_t)parity(res) << 2;                       /* PF */
   cpu->rflags = f;
 }
 

@@ -22,10 +22,12 @@
 void x86_tlb_flush(struct x86_cpu *cpu)
 {
   memset(cpu->tlb, 0, sizeof(cpu->tlb));
+  cpu->fetch_tag = 0;
 }
 
 void tlb_invlpg(struct x86_cpu *cpu, uint64_t lin)
 {
+  cpu->fetch_tag = 0;
   struct tlb_entry *e = &cpu->tlb[(lin >> 12) % TLB_SIZE];
   if (e->tag == (lin >> 12) + 1) e->tag = 0;
 }

@@ -64,13 +64,13 @@ static void escalate(struct x86_cpu *cpu)
 
 static void step(struct x86_cpu *cpu)
 {
-  struct x86_insn in;
-  decode_insn(cpu, &in);
-  cpu->next_rip = cpu->rip + in.len;
+  struct x86_insn scratch;
+  const struct x86_insn *in = decode_insn(cpu, &scratch);
+  cpu->next_rip = cpu->rip + in->len;
   if (cpu->code_bits == 16) cpu->next_rip &= 0xffff;
   else if (cpu->code_bits == 32) cpu->next_rip &= 0xffffffff;
   cpu->shadow = false;
-  in.fn(cpu, &in);
+  in->fn(cpu, in);
   cpu->rip = cpu->next_rip;
   cpu->n_mmio_done = 0;
   cpu->io_in_done = false;

@@ -36,6 +36,7 @@ void x86_seg_from_kvm(struct x86_seg *s, const struct kvm_segment *k)
 
 void x86_cpu_update_mode(struct x86_cpu *cpu)
 {
+  cpu->fetch_tag = 0;   /* fetch permission depends on CPL and mode */
   if (!(cpu->cr0 & CR0_PE)) {
     cpu->cpl = 0;
     cpu->code_bits = cpu->seg[S_CS].db ? 32 : 16;

@@ -24,6 +24,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->fd = fd;
   pthread_mutex_init(&v->lock, NULL);
   x86_cpu_init(&v->cpu);
+  if (id != 0) v->cpu.apic_base &= ~(uint64_t)(1u << 8);   /* only vCPU 0 is the reset BSP */
   v->cpu.run = v->run;
   v->cpu.memmap_slot = &vm->memmap;
   v->cpu.memmap_gen_slot = &vm->memmap_gen;
@@ -141,6 +142,7 @@ static bool valid_sregs(const struct kvm_sregs *s)
   if (s->cr0 >> 32) return false;
   if ((s->cr0 & CR0_PG) && !(s->cr0 & CR0_PE)) return false;
   if ((s->cr0 & CR0_NW) && !(s->cr0 & CR0_CD)) return false;
+  if (s->apic_base & 0x2ff) return false;   /* kvm_set_apic_base: reserved bits */
   return true;
 }
 
@@ -176,7 +178,10 @@ static long msrs_io(struct x86_cpu *c, struct kvm_msrs *user, bool set)
   for (i = 0; i < n; i++) {
     struct kvm_msr_entry *e = &user->entries[i];
     uint64_t val;
-    if (set ? x86_msr_set(c, e->index, e->data, true) : x86_msr_get(c, e->index, &val)) break;
+    if (set ? x86_msr_set(c, e->index, e->data, true) : x86_msr_get(c, e->index, &val)) {
+      if (!set) e->data = 0;   /* the failing entry comes back zeroed, as msr_io does */
+      break;
+    }
     if (!set) e->data = val;
   }
   return i;
@@ -210,6 +215,22 @@ static long get_cpuid2(struct x86_cpu *c, struct kvm_cpuid2 *user)
   return 0;
 }
 
+/* Linux 6.1 moves neither MXCSR nor the pad fields through KVM_GET/SET_FPU (MXCSR travels in
+ * KVM_GET/SET_XSAVE): the reply has them zeroed. */
+static void get_fpu(struct x86_cpu *c, struct kvm_fpu *f)
+{
+  *f = c->fpu;
+  f->mxcsr = 0;
+  f->pad1 = f->pad2 = 0;
+}
+
+static void set_fpu(struct x86_cpu *c, const struct kvm_fpu *f)
+{
+  uint32_t mxcsr = c->fpu.mxcsr;
+  c->fpu = *f;
+  c->fpu.mxcsr = mxcsr;
+}
+
 static long set_mp_state(struct x86_cpu *c, const struct kvm_mp_state *mp)
 {
   /* without an in-kernel local APIC only RUNNABLE is accepted */
@@ -233,8 +254,8 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   case KVM_SET_MSRS: r = msrs_io(c, arg, true); break;
   case KVM_SET_CPUID2: r = set_cpuid2(v, arg); break;
   case KVM_GET_CPUID2: r = get_cpuid2(c, arg); break;
-  case KVM_GET_FPU: memcpy(arg, &c->fpu, sizeof(c->fpu)); break;
-  case KVM_SET_FPU: memcpy(&c->fpu, arg, sizeof(c->fpu)); break;
+  case KVM_GET_FPU: get_fpu(c, arg); break;
+  case KVM_SET_FPU: set_fpu(c, arg); break;
   case KVM_INTERRUPT: {
     const struct kvm_interrupt *irq = arg;
     if (irq->irq >= 256) r = -EINVAL;

@@ -45,6 +45,7 @@ void x86_cpu_reset(struct x86_cpu *cpu)
   cpu->dr[6] = 0xffff0ff0;
   cpu->dr[7] = 0x400;
   cpu->pat = 0x0007040600070406ULL;
+  cpu->misc_enable = 0x1800;   /* PEBS and BTS unavailable */
   memset(&cpu->fpu, 0, sizeof(cpu->fpu));
   cpu->fpu.fcw = 0x37f;
   cpu->fpu.mxcsr = 0x1f80;

@@ -93,13 +93,11 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     cpu->pat = val;
     return 0;
   case MSR_EFER: {
-    uint64_t allowed = EFER_SCE | EFER_LME | EFER_NXE | (host ? EFER_LMA : 0);
+    uint64_t allowed = EFER_SCE | EFER_LME | EFER_NXE | EFER_LMA;
     if (val & ~allowed) return -1;
-    /* the guest may not toggle LME while paging is on; LMA is read-only to it */
-    if (!host) {
-      if ((cpu->cr0 & CR0_PG) && ((val ^ cpu->efer) & EFER_LME)) return -1;
-      val = (val & ~(uint64_t)EFER_LMA) | (cpu->efer & EFER_LMA);
-    }
+    /* the guest may not toggle LME while paging is on; LMA is read-only (set_efer) */
+    if (!host && (cpu->cr0 & CR0_PG) && ((val ^ cpu->efer) & EFER_LME)) return -1;
+    val = (val & ~(uint64_t)EFER_LMA) | (cpu->efer & EFER_LMA);
     cpu->efer = val;
     x86_tlb_flush(cpu);
     x86_cpu_update_mode(cpu);

@@ -210,7 +210,7 @@ static long set_cpuid2(struct skvm_vcpu *v, struct kvm_cpuid2 *user)
 static long get_cpuid2(struct x86_cpu *c, struct kvm_cpuid2 *user)
 {
   if (user->nent < (uint32_t)c->ncpuid) return -E2BIG;
-  memcpy(user->entries, c->cpuid, c->ncpuid * sizeof(struct kvm_cpuid_entry2));
+  if (c->ncpuid) memcpy(user->entries, c->cpuid, c->ncpuid * sizeof(struct kvm_cpuid_entry2));
   user->nent = c->ncpuid;
   return 0;
 }

@@ -108,8 +108,17 @@ const struct x86_insn *decode_insn(struct x86_cpu *cpu, struct x86_insn *scratch
 {
   struct decoder_state *d = cpu->decoder;
   int mode = decoder_mode(cpu);
-  uint64_t lin = cpu->code_bits == 64 && is_canonical(cpu->rip)
-                     ? cpu->rip : seg_linear(cpu, S_CS, cpu->rip, 1, ACC_FETCH);
+  /* fast paths: canonical RIP in 64-bit mode; otherwise a 15-byte window inside the CS limit */
+  uint64_t lin;
+  bool limit_ok = true;
+  if (cpu->code_bits == 64 && is_canonical(cpu->rip)) {
+    lin = cpu->rip;
+  } else if (cpu->code_bits != 64 && cpu->rip + 15 <= cpu->seg[S_CS].limit) {
+    lin = (cpu->seg[S_CS].base + cpu->rip) & 0xffffffff;
+  } else {
+    lin = seg_linear(cpu, S_CS, cpu->rip, 1, ACC_FETCH);
+    limit_ok = cpu->code_bits == 64;
+  }
   if ((lin & 0xfff) > 4096 - 16) {   /* may cross a page: decode without caching */
     decode_bytes(cpu, lin, mode, scratch);
     return scratch;
@@ -129,7 +138,7 @@ const struct x86_insn *decode_insn(struct x86_cpu *cpu, struct x86_insn *scratch
     decode_bytes(cpu, lin, mode, &e->in);
     e->host = p;
     e->mode = mode;
-  } else if (cpu->code_bits != 64) {
+  } else if (!limit_ok) {
     seg_linear(cpu, S_CS, cpu->rip, e->in.len, ACC_FETCH);   /* instruction past the CS limit */
   }
   return &e->in;

@@ -1,145 +1,24 @@
 ; long64.asm - switches from real mode straight to 64-bit long mode and checks 64-bit code.
 ;
 ; Loaded at 0x10000, entered at 1000:0000 with DS = ES = SS = 0x1000, SP = 0xFFF0 (ORG 0).
-; Page tables (built here, in real mode) at 0x20000: PML4 -> PDPT -> PD with 2 MiB pages
-; identity-mapping 0..8 MiB, plus an alias: virtual 8 MiB -> physical 0. Needs -m 5 or more
-; (it checks RAM at 4 MiB; the default is 64).
+; Page tables (built in real mode by ENTER_LONG64, inc/entry.inc) at 0x20000: PML4 -> PDPT -> PD
+; with 2 MiB pages identity-mapping 0..8 MiB, plus an alias: virtual 8 MiB -> physical 0. Needs
+; -m 5 or more (it checks RAM at 4 MiB; the default is 64).
 ; Success: prints "OK long64" on COM1 and writes 0 to the isa-debug-exit port (status 1).
 ; Failure: prints "FAIL long64: <check>" and writes 1 (status 3).
+
+%define GUEST_NAME "long64"
+%include "defs.inc"
+%include "check.inc"
+%include "lib.inc"
+%include "gdt.inc"
+%include "entry.inc"
 
 BITS 16
 ORG 0
 
-LOAD      equ 0x10000
-COM1      equ 0x3f8
-EXIT_PORT equ 0xf4
-STACK_TOP equ 0x90000
-
-PML4      equ 0x20000
-PDPT      equ 0x21000
-PD        equ 0x22000
-ALIAS     equ 0x800000			; virtual 8 MiB maps physical 0
-MSR_EFER  equ 0xc0000080
-EFER_LME  equ 1 << 8
-EFER_LMA  equ 1 << 10
-
-SEL_CODE  equ 0x08
-SEL_DATA  equ 0x10
-
-%define L(x) (LOAD + (x))		; linear address of a label
-
-; 16-bit checks (before the switch)
-%macro CHECK16 2
-	j%1 %%ok
-	mov si, %%name
-	jmp fail16
-%%name:	db %2, 0
-%%ok:
-%endmacro
-
-; 64-bit checks
-%macro CHECK 2
-	j%1 %%ok
-	lea rsi, [rel %%name]
-	jmp fail
-%%name:	db %2, 0
-%%ok:
-%endmacro
-
-%macro EXPECT 3
-	cmp %1, %2
-	CHECK e, %3
-%endmacro
-
-; EXPECT64 reg, imm64, "name" (clobbers rdx)
-%macro EXPECT64 3
-	mov rdx, %2
-	cmp %1, rdx
-	CHECK e, %3
-%endmacro
-
 start:
-	cli
-	cld
-
-; --- does the CPU do long mode? ---
-	mov eax, 0x80000000
-	cpuid
-	cmp eax, 0x80000001
-	CHECK16 ae, "cpuid 0x80000000 max leaf"
-	mov eax, 0x80000001
-	cpuid
-	test edx, 1 << 29
-	CHECK16 nz, "cpuid long mode bit"
-
-; --- page tables ---
-	mov ax, PML4 >> 4
-	mov es, ax
-	xor di, di
-	xor eax, eax
-	mov cx, 3 * 4096 / 4
-	rep stosd
-	mov dword [es:PML4 - PML4], PDPT | 3
-	mov dword [es:PDPT - PML4], PD | 3
-	mov eax, 0x83			; present, writable, 2 MiB page
-	mov di, PD - PML4
-	mov cx, 4
-.pd:
-	mov dword [es:di], eax
-	add eax, 0x200000
-	add di, 8
-	loop .pd
-	mov dword [es:di], 0x83		; PD[4]: ALIAS -> physical 0
-	mov ax, ds
-	mov es, ax
-
-; --- long mode ---
-	lgdt [gdt_desc]
-	mov eax, cr4
-	or eax, 1 << 5			; CR4.PAE
-	mov cr4, eax
-	mov eax, PML4
-	mov cr3, eax
-	mov ecx, MSR_EFER
-	rdmsr
-	or eax, EFER_LME
-	wrmsr
-	mov eax, cr0
-	or eax, 0x80000001		; CR0.PG | CR0.PE
-	mov cr0, eax
-	jmp dword SEL_CODE:L(lm64)
-
-; fail16: prints "FAIL long64: " and the name at ds:si, exits with code 1.
-fail16:
-	mov dx, COM1
-	push si
-	mov si, fail_msg
-	call puts16
-	pop si
-	call puts16
-	mov si, newline
-	call puts16
-	mov al, 1
-	out EXIT_PORT, al
-	hlt
-	jmp $
-
-puts16:
-	lodsb
-	test al, al
-	jz .done
-	out dx, al
-	jmp puts16
-.done:
-	ret
-
-BITS 64
-lm64:
-	mov ax, SEL_DATA
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	mov rsp, STACK_TOP
+	ENTER_LONG64
 
 ; --- mode ---
 	mov ecx, MSR_EFER
@@ -293,14 +172,7 @@ lm64:
 	EXPECT64 rax, 0x2222222222222222, "rep movsb"
 
 ; --- all passed ---
-	lea rsi, [rel ok_msg]
-	mov ecx, ok_len
-	mov dx, COM1
-	rep outsb
-	mov al, 0
-	out EXIT_PORT, al
-	hlt
-	jmp $
+	jmp pass64
 
 add_seven:
 	add rax, 7
@@ -311,45 +183,9 @@ add_fourteen:
 	call add_seven
 	ret
 
-; fail: prints "FAIL long64: " and the name at rsi, exits with code 1 (status 3).
-fail:
-	push rsi
-	lea rsi, [rel fail_msg]
-	call puts
-	pop rsi
-	call puts
-	lea rsi, [rel newline]
-	call puts
-	mov al, 1
-	out EXIT_PORT, al
-	hlt
-	jmp $
+GUEST_LIB
+GDT_TABLE
 
-puts:
-	mov dx, COM1
-.next:
-	lodsb
-	test al, al
-	jz .done
-	out dx, al
-	jmp .next
-.done:
-	ret
-
-align 8
-gdt:
-	dq 0				; null
-	dq 0x00af9a000000ffff		; 0x08: 64-bit code
-	dq 0x00cf92000000ffff		; 0x10: data, base 0, limit 4 GiB
-gdt_end:
-gdt_desc:
-	dw gdt_end - gdt - 1
-	dd L(gdt)
-
-ok_msg:		db "OK long64", 10
-ok_len		equ $ - ok_msg
-fail_msg:	db "FAIL long64: ", 0
-newline:	db 10, 0
 align 8
 fnptr:		dq L(add_seven)
 qval:		dq 0x0123456789abcdef

@@ -1,63 +1,30 @@
 ; prot32.asm - switches from real mode to 32-bit protected mode and checks 32-bit code.
 ;
 ; Loaded at 0x10000, entered at 1000:0000 with DS = ES = SS = 0x1000, SP = 0xFFF0 (ORG 0).
-; The GDT lives in this image, so its base is a linear address: LOAD + gdt. The 32-bit
-; segments are flat (base 0), so 32-bit code addresses its own data as LOAD + label.
+; The GDT (inc/gdt.inc) lives in this image, so its base is a linear address: LOAD + gdt. The
+; 32-bit segments are flat (base 0), so 32-bit code addresses its own data as LOAD + label.
 ; Success: prints "OK prot32" on COM1 and writes 0 to the isa-debug-exit port (status 1).
 ; Failure: prints "FAIL prot32: <check>" and writes 1 (status 3).
+
+%define GUEST_NAME "prot32"
+%include "defs.inc"
+%include "check.inc"
+%include "lib.inc"
+%include "gdt.inc"
+%include "entry.inc"
 
 BITS 16
 ORG 0
 
-LOAD      equ 0x10000
-COM1      equ 0x3f8
-EXIT_PORT equ 0xf4
-STACK_TOP equ 0x90000
-
-SEL_CODE  equ 0x08
-SEL_DATA  equ 0x10
-SEL_DATA_LOAD equ 0x18			; data segment based at LOAD
-
-%define L(x) (LOAD + (x))		; linear address of a label
-
-%macro CHECK 2
-	j%1 %%ok
-	mov esi, L(%%name)
-	jmp fail
-%%name:	db %2, 0
-%%ok:
-%endmacro
-
-%macro EXPECT 3
-	cmp %1, %2
-	CHECK e, %3
-%endmacro
-
 start:
-	cli
-	cld
-	lgdt [gdt_desc]
-	mov eax, cr0
-	or eax, 1			; CR0.PE
-	mov cr0, eax
-	jmp dword SEL_CODE:L(pm32)
-
-BITS 32
-pm32:
-	mov ax, SEL_DATA
-	mov ds, ax
-	mov es, ax
-	mov ss, ax
-	mov fs, ax
-	mov gs, ax
-	mov esp, STACK_TOP
+	ENTER_PROT32
 
 ; --- control state ---
 	mov eax, cr0
 	test eax, 1
 	CHECK nz, "cr0.pe"
 	mov ax, cs
-	EXPECT ax, SEL_CODE, "cs selector"
+	EXPECT ax, SEL_CODE32, "cs selector"
 
 ; --- 32-bit arithmetic ---
 	mov eax, 0x12345678
@@ -179,14 +146,7 @@ pm32:
 	EXPECT dword [L(buf)+12], 0xcafef00d, "rep movsb"
 
 ; --- all passed ---
-	mov esi, L(ok_msg)
-	mov ecx, ok_len
-	mov dx, COM1
-	rep outsb
-	mov al, 0
-	out EXIT_PORT, al
-	hlt
-	jmp $
+	jmp pass32
 
 add_seven:
 	add eax, 7
@@ -197,46 +157,9 @@ add_fourteen:
 	call add_seven
 	ret
 
-; fail: prints "FAIL prot32: " and the check name at esi, exits with code 1 (status 3).
-fail:
-	push esi
-	mov esi, L(fail_msg)
-	call puts
-	pop esi
-	call puts
-	mov esi, L(newline)
-	call puts
-	mov al, 1
-	out EXIT_PORT, al
-	hlt
-	jmp $
+GUEST_LIB
+GDT_TABLE
 
-puts:
-	mov dx, COM1
-.next:
-	lodsb
-	test al, al
-	jz .done
-	out dx, al
-	jmp .next
-.done:
-	ret
-
-align 8
-gdt:
-	dq 0				; null
-	dq 0x00cf9a000000ffff		; 0x08: code, base 0, limit 4 GiB, 32-bit
-	dq 0x00cf92000000ffff		; 0x10: data, base 0, limit 4 GiB
-	dq 0x00cf92010000ffff		; 0x18: data, base LOAD (0x10000), limit 4 GiB
-gdt_end:
-gdt_desc:
-	dw gdt_end - gdt - 1
-	dd L(gdt)
-
-ok_msg:		db "OK prot32", 10
-ok_len		equ $ - ok_msg
-fail_msg:	db "FAIL prot32: ", 0
-newline:	db 10, 0
 align 4
 fnptr:		dd L(add_seven)
 table:		dd 0x11111111, 0x22222222, 0x33333333, 0x44444444

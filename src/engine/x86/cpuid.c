@@ -3,15 +3,20 @@
 
 #include "engine.h"
 
-/* leaf 1 EDX: PSE TSC MSR PAE PGE CMOV PAT */
-#define L1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 13) | (1u << 15) | (1u << 16))
-#define L1_ECX (1u << 31)                  /* hypervisor */
-#define X1_EDX ((1u << 20) | (1u << 29))   /* NX, LM */
-#define X1_ECX (1u << 0)                   /* LAHF/SAHF in 64-bit mode */
+/* leaf 1 EDX: PSE TSC MSR PAE CX8 SEP PGE CMOV PAT CLFSH */
+#define L1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | \
+                (1u << 15) | (1u << 16) | (1u << 19))
+/* leaf 1 ECX: CX16 MOVBE POPCNT RDRAND hypervisor */
+#define L1_ECX ((1u << 13) | (1u << 22) | (1u << 23) | (1u << 30) | (1u << 31))
+/* leaf 7.0 EBX: BMI1 BMI2 RDSEED ADX CLFLUSHOPT CLWB */
+#define L7_EBX ((1u << 3) | (1u << 8) | (1u << 18) | (1u << 19) | (1u << 23) | (1u << 24))
+#define X1_EDX ((1u << 11) | (1u << 20) | (1u << 27) | (1u << 29))   /* SYSCALL, NX, RDTSCP, LM */
+#define X1_ECX ((1u << 0) | (1u << 5))     /* LAHF/SAHF in 64-bit mode, LZCNT (ABM) */
 
 static const struct kvm_cpuid_entry2 supported[] = {
-  { .function = 0, .eax = 1, .ebx = 0x756e6547, .edx = 0x49656e69, .ecx = 0x6c65746e }, /* GenuineIntel */
+  { .function = 0, .eax = 7, .ebx = 0x756e6547, .edx = 0x49656e69, .ecx = 0x6c65746e }, /* GenuineIntel */
   { .function = 1, .eax = 0x00000663, .ebx = 0x00000800, .ecx = L1_ECX, .edx = L1_EDX },
+  { .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .ebx = L7_EBX },
   { .function = 0x80000000, .eax = 0x80000008 },
   { .function = 0x80000001, .ecx = X1_ECX, .edx = X1_EDX },
   { .function = 0x80000008, .eax = 0x302e },  /* 46 physical, 48 linear address bits */

@@ -15,8 +15,13 @@
   X(jmp) X(jcc) X(jcxz) X(loop) X(call) X(ret) X(jmp_far) X(call_far) X(ret_far) X(int)         \
   X(int3) X(into) X(iret) X(hlt) X(cli) X(sti) X(cld) X(std) X(clc) X(stc) X(cmc)               \
   X(lgdt) X(lidt) X(sgdt) X(sidt) X(lldt) X(ltr) X(sldt) X(str) X(mov_cr) X(mov_dr) X(rdmsr)    \
-  X(wrmsr) X(cpuid) X(rdtsc) X(rdtscp) X(invlpg) X(clts) X(lmsw) X(smsw) X(ud) X(swapgs) X(priv_nop)      \
-  X(in) X(out) X(ins) X(outs) X(movs) X(stos) X(lods) X(cmps) X(scas)
+  X(wrmsr) X(cpuid) X(rdtsc) X(rdtscp) X(invlpg) X(clts) X(lmsw) X(smsw) X(ud) X(swapgs) X(priv_nop)    \
+  X(syscall) X(sysret) X(sysenter) X(sysexit)      \
+  X(in) X(out) X(ins) X(outs) X(movs) X(stos) X(lods) X(cmps) X(scas)                         \
+  X(bt) X(bts) X(btr) X(btc) X(bsf) X(bsr) X(tzcnt) X(lzcnt) X(popcnt) X(shld) X(shrd)       \
+  X(xadd) X(cmpxchg) X(cmpxchg8b) X(cmpxchg16b)                                                \
+  X(movbe) X(xlat) X(rdrand) X(clflush) X(adx) X(andn) X(bextr) X(blsi) X(blsmsk) X(blsr)    \
+  X(bzhi) X(pdep) X(pext) X(rorx) X(shiftx) X(mulx)
 
 #define X(name) HANDLER(name);
 EXEC_HANDLERS(X)

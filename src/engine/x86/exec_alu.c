@@ -164,7 +164,8 @@ HANDLER(shift)
   uint64_t m = size_mask(size);
   unsigned count = (in->nops > 1 ? op_read(cpu, in, 1) : 1) & (size == 8 ? 63 : 31);
   if (!count) {   /* no flags change, but the operand is still accessed */
-    op_read(cpu, in, 0);
+    uint64_t v = op_read(cpu, in, 0);
+    if (in->op[0].kind == OP_REG && size == 4) op_write(cpu, in, 0, v);   /* still zero-extends */
     return;
   }
   uint64_t a = op_read(cpu, in, 0), r = a;

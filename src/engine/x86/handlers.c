@@ -54,6 +54,8 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(RDTSCP) = exec_rdtscp, M(INVLPG) = exec_invlpg, M(CLTS) = exec_clts, M(LMSW) = exec_lmsw,
   M(SMSW) = exec_smsw, M(UD0) = exec_ud, M(UD1) = exec_ud, M(UD2) = exec_ud,
   M(SWAPGS) = exec_swapgs, M(WBINVD) = exec_priv_nop, M(INVD) = exec_priv_nop,
+  M(SYSCALL) = exec_syscall, M(SYSRET) = exec_sysret, M(SYSENTER) = exec_sysenter,
+  M(SYSEXIT) = exec_sysexit,
   /* port I/O and strings */
   M(IN) = exec_in, M(OUT) = exec_out, M(INSB) = exec_ins, M(INSW) = exec_ins, M(INSD) = exec_ins,
   M(OUTSB) = exec_outs, M(OUTSW) = exec_outs, M(OUTSD) = exec_outs,
@@ -62,6 +64,20 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(LODSB) = exec_lods, M(LODSW) = exec_lods, M(LODSD) = exec_lods, M(LODSQ) = exec_lods,
   M(CMPSB) = exec_cmps, M(CMPSW) = exec_cmps, M(CMPSD) = exec_cmps, M(CMPSQ) = exec_cmps,
   M(SCASB) = exec_scas, M(SCASW) = exec_scas, M(SCASD) = exec_scas, M(SCASQ) = exec_scas,
+  /* bit operations (exec_bit.c) */
+  M(BT) = exec_bt, M(BTS) = exec_bts, M(BTR) = exec_btr, M(BTC) = exec_btc,
+  M(BSF) = exec_bsf, M(BSR) = exec_bsr, M(TZCNT) = exec_tzcnt, M(LZCNT) = exec_lzcnt,
+  M(POPCNT) = exec_popcnt, M(SHLD) = exec_shld, M(SHRD) = exec_shrd,
+  /* atomic read-modify-write (exec_atomic.c) */
+  M(XADD) = exec_xadd, M(CMPXCHG) = exec_cmpxchg, M(CMPXCHG8B) = exec_cmpxchg8b,
+  M(CMPXCHG16B) = exec_cmpxchg16b,
+  /* misc, BMI1/BMI2 (exec_misc.c) */
+  M(MOVBE) = exec_movbe, M(XLAT) = exec_xlat, M(RDRAND) = exec_rdrand, M(RDSEED) = exec_rdrand,
+  M(CLFLUSH) = exec_clflush, M(CLFLUSHOPT) = exec_clflush, M(CLWB) = exec_clflush,
+  M(ADCX) = exec_adx, M(ADOX) = exec_adx, M(ANDN) = exec_andn, M(BEXTR) = exec_bextr,
+  M(BLSI) = exec_blsi, M(BLSMSK) = exec_blsmsk, M(BLSR) = exec_blsr, M(BZHI) = exec_bzhi,
+  M(PDEP) = exec_pdep, M(PEXT) = exec_pext, M(RORX) = exec_rorx, M(SARX) = exec_shiftx,
+  M(SHLX) = exec_shiftx, M(SHRX) = exec_shiftx, M(MULX) = exec_mulx,
 };
 
 x86_handler handler_for(int mnemonic)

@@ -1,0 +1,116 @@
+/* libsoftkvm-preload.so: with LD_PRELOAD, an unmodified dynamically linked KVM program's
+ * open("/dev/kvm") gets a softkvm system handle, and ioctl/mmap/close on softkvm fds go to
+ * libsoftkvm. Every other call passes through to libc untouched. */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "softkvm.h"
+
+/* libsoftkvm itself calls mmap/close: those inner calls must reach libc, not us again. */
+static __thread int in_softkvm;
+
+#define REAL(name) ((__typeof__(&name))real_symbol(#name))
+
+static void *real_symbol(const char *name)
+{
+  return dlsym(RTLD_NEXT, name);
+}
+
+static int is_dev_kvm(const char *path)
+{
+  return path && strcmp(path, "/dev/kvm") == 0;
+}
+
+static int open_softkvm(void)
+{
+  in_softkvm++;
+  int fd = skvm_open();
+  in_softkvm--;
+  return fd;
+}
+
+static mode_t mode_arg(int flags, va_list ap)
+{
+  return (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
+}
+
+int open(const char *path, int flags, ...)
+{
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();
+  return REAL(open)(path, flags, mode);
+}
+
+int open64(const char *path, int flags, ...)
+{
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();
+  return REAL(open64)(path, flags, mode);
+}
+
+int openat(int dirfd, const char *path, int flags, ...)
+{
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();
+  return REAL(openat)(dirfd, path, flags, mode);
+}
+
+int openat64(int dirfd, const char *path, int flags, ...)
+{
+  va_list ap;
+  va_start(ap, flags);
+  mode_t mode = mode_arg(flags, ap);
+  va_end(ap);
+  if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();
+  return REAL(openat64)(dirfd, path, flags, mode);
+}
+
+int ioctl(int fd, unsigned long req, ...)
+{
+  va_list ap;
+  va_start(ap, req);
+  void *arg = va_arg(ap, void *);
+  va_end(ap);
+  if (in_softkvm || !skvm_is_handle(fd)) return REAL(ioctl)(fd, req, arg);
+  in_softkvm++;
+  int r = skvm_ioctl(fd, req, arg);
+  in_softkvm--;
+  return r;
+}
+
+void *mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+  if (in_softkvm || fd < 0 || !skvm_is_handle(fd)) return REAL(mmap)(addr, len, prot, flags, fd, off);
+  in_softkvm++;
+  void *p = skvm_mmap(addr, len, prot, flags, fd, off);
+  in_softkvm--;
+  return p;
+}
+
+void *mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+  return mmap(addr, len, prot, flags, fd, off);
+}
+
+int close(int fd)
+{
+  if (in_softkvm || !skvm_is_handle(fd)) return REAL(close)(fd);
+  in_softkvm++;
+  int r = skvm_close(fd);
+  in_softkvm--;
+  return r;
+}

@@ -53,7 +53,8 @@ void asm_rm_mem(struct asmb *a, int reg, uint64_t target, uint32_t avoid, int fl
   m->addr32 = !(flags & MEM_NO_ADDR32) && chance(g, 15);
   int form = (int)rn(g, 10);
   if (form == 0 && (flags & MEM_NO_RIP)) form = 1;
-  if ((avoid & 0xffef) == 0xffef && form > 1) form = 1;   /* no usable register */
+  if (form <= 1 && (flags & MEM_NEED_REG)) form = 2 + (int)rn(g, 8);
+  if ((avoid & 0xffef) == 0xffef && form > 1 && !(flags & MEM_NEED_REG)) form = 1;   /* no usable register */
   switch (form) {
   case 0: m->riprel = 1, m->dispsize = 4; break;
   case 1: m->dispsize = 4; break;                      /* absolute [disp32] */
@@ -150,7 +151,7 @@ void asm_finish(struct asmb *a)
   uint8_t p[10];
   int np = 0;
   for (int i = 0; i < a->npfx; i++) p[np++] = a->pfx[i];
-  if (a->opsize == 2) p[np++] = 0x66;
+  if (a->opsize == 2 && !a->vex) p[np++] = 0x66;
   if ((a->rm_mem || a->moffs) && m->addr32) p[np++] = 0x67;
   if (chance(g, 8)) {
     static const uint8_t segs[] = {0x2e, 0x3e, 0x26, 0x36};
@@ -174,7 +175,13 @@ void asm_finish(struct asmb *a)
     if (m->base >= 8) rex |= 1;
     if (m->index >= 8) rex |= 2;
   }
-  if (rex || a->force_rex || (!a->no_rex && chance(g, 25))) b[n++] = (uint8_t)(0x40 | rex);
+  if (a->vex) {   /* C4 RXB.mmmmm W.vvvv.L.pp (L = 0) */
+    b[n++] = 0xc4;
+    b[n++] = (uint8_t)((~rex & 7) << 5 | a->vex_map);
+    b[n++] = (uint8_t)((rex & 8) << 4 | (~a->vex_vvvv & 15) << 3 | a->vex_pp);
+  } else if (rex || a->force_rex || (!a->no_rex && chance(g, 25))) {
+    b[n++] = (uint8_t)(0x40 | rex);
+  }
 
   for (int i = 0; i < a->nop; i++) b[n++] = a->op[i];
   if (a->opreg >= 0) b[n - 1] = (uint8_t)(b[n - 1] + (a->opreg & 7));

@@ -37,6 +37,7 @@ struct dvec {
   struct dstate in;
   uint8_t *init;         /* DATA_SIZE bytes: the data buffer's initial contents (generators may edit) */
   uint32_t flags_mask;   /* RFLAGS bits compared (FL_CMP minus what the SDM leaves undefined) */
+  uint16_t skip_regs;    /* GPRs whose result the SDM leaves undefined for these inputs */
 };
 
 /* Outcome of one run. vector: -1 = reached the end of the instruction; 0..31 = exception;
@@ -92,6 +93,7 @@ struct asmb {
   struct mem m;
   int immsize;           /* 0, 1, 2, 4, 8 */
   uint64_t imm;
+  int vex, vex_map, vex_pp, vex_vvvv;   /* VEX (C4) encoding: map 2 = 0F38, 3 = 0F3A */
   int moffs;             /* A0-A3: the address is an immediate of addr size (uses m.target) */
   int no_fix;            /* LEA: keep the random registers (the address need not be valid) */
 };
@@ -104,6 +106,7 @@ void asm_rm_reg(struct asmb *a, int reg, int rm);
  * their value, as a bit mask); flags MEM_* */
 #define MEM_NO_RIP 1
 #define MEM_NO_ADDR32 2
+#define MEM_NEED_REG 4   /* a base or index register (no absolute/RIP-relative forms) */
 void asm_rm_mem(struct asmb *a, int reg, uint64_t target, uint32_t avoid, int flags);
 /* Register or memory operand (the usual r/m choice); returns 1 if memory. */
 int asm_rm_any(struct asmb *a, int reg, int mem_pct, int access_size, uint32_t avoid);
@@ -127,6 +130,7 @@ struct family {
   int arg;
   int count;
 };
+extern const struct family families_fault[];
 extern const struct family families_alu[], families_shift[], families_data[], families_stack[],
     families_string[], families_bits[];
 

@@ -2,6 +2,7 @@
  * (virt/kvm/kvm_main.c: __kvm_set_memory_region, kvm_get_dirty_log). vCPUs see memory through an
  * immutable sorted map that is republished on every change and freed once no vCPU can use it. */
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -55,6 +56,19 @@ void memslot_reclaim(struct skvm_vm *vm)
   pthread_mutex_unlock(&vm->lock);
 }
 
+/* Like synchronize_srcu() in KVM: returns once every vCPU inside KVM_RUN has switched to the
+ * current map (they check before each instruction), so the caller may unmap memory it just
+ * removed from the guest. Caller holds vm->lock; KVM_RUN never takes it while running. */
+static void wait_for_vcpus_locked(struct skvm_vm *vm)
+{
+  for (int i = 0; i < vm->nvcpus; i++) {
+    struct skvm_vcpu *v = vm->vcpus[i];
+    while (__atomic_load_n(&v->running, __ATOMIC_SEQ_CST) &&
+           __atomic_load_n(&v->cpu.memmap_gen, __ATOMIC_SEQ_CST) != vm->memmap_gen)
+      sched_yield();
+  }
+}
+
 /* Builds and publishes a new map; the old one (and a dropped bitmap) retire. Caller holds lock. */
 static int publish_locked(struct skvm_vm *vm, unsigned long *dropped_bitmap)
 {
@@ -82,6 +96,7 @@ static int publish_locked(struct skvm_vm *vm, unsigned long *dropped_bitmap)
   vm->retired = ret;
   __atomic_store_n(&vm->memmap, m, __ATOMIC_SEQ_CST);
   __atomic_store_n(&vm->memmap_gen, vm->memmap_gen + 1, __ATOMIC_SEQ_CST);
+  wait_for_vcpus_locked(vm);
   reclaim_locked(vm);
   return 0;
 }

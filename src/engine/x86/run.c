@@ -81,13 +81,15 @@ static bool interrupts_allowed(const struct x86_cpu *cpu)
   return (cpu->rflags & F_IF) && !cpu->shadow;
 }
 
+/* Picks up a new memory map; the generation is published last, so a vCPU that shows the new
+ * generation no longer touches the old map or its host pages (see wait_for_vcpus_locked). */
 static void refresh_memmap(struct x86_cpu *cpu)
 {
   unsigned gen = __atomic_load_n(cpu->memmap_gen_slot, __ATOMIC_ACQUIRE);
   if (gen != cpu->memmap_gen) {
-    cpu->memmap_gen = gen;
     cpu->memmap = __atomic_load_n(cpu->memmap_slot, __ATOMIC_ACQUIRE);
     x86_tlb_flush(cpu);
+    __atomic_store_n(&cpu->memmap_gen, gen, __ATOMIC_SEQ_CST);
   }
 }
 

@@ -39,45 +39,22 @@ static mode_t mode_arg(int flags, va_list ap)
   return (flags & (O_CREAT | O_TMPFILE)) ? va_arg(ap, mode_t) : 0;
 }
 
-int open(const char *path, int flags, ...)
-{
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();
-  return REAL(open)(path, flags, mode);
-}
+/* open/open64/openat/openat64: "/dev/kvm" becomes a softkvm system handle */
+#define DEFINE_OPEN(name, params, real_args)                         \
+  int name params                                                    \
+  {                                                                  \
+    va_list ap;                                                      \
+    va_start(ap, flags);                                             \
+    mode_t mode = mode_arg(flags, ap);                               \
+    va_end(ap);                                                      \
+    if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();      \
+    return REAL(name) real_args;                                     \
+  }
 
-int open64(const char *path, int flags, ...)
-{
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();
-  return REAL(open64)(path, flags, mode);
-}
-
-int openat(int dirfd, const char *path, int flags, ...)
-{
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();
-  return REAL(openat)(dirfd, path, flags, mode);
-}
-
-int openat64(int dirfd, const char *path, int flags, ...)
-{
-  va_list ap;
-  va_start(ap, flags);
-  mode_t mode = mode_arg(flags, ap);
-  va_end(ap);
-  if (!in_softkvm && is_dev_kvm(path)) return open_softkvm();
-  return REAL(openat64)(dirfd, path, flags, mode);
-}
+DEFINE_OPEN(open, (const char *path, int flags, ...), (path, flags, mode))
+DEFINE_OPEN(open64, (const char *path, int flags, ...), (path, flags, mode))
+DEFINE_OPEN(openat, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
+DEFINE_OPEN(openat64, (int dirfd, const char *path, int flags, ...), (dirfd, path, flags, mode))
 
 int ioctl(int fd, unsigned long req, ...)
 {

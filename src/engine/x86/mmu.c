@@ -111,8 +111,13 @@ static void walk(struct x86_cpu *cpu, uint64_t lin, int acc, struct walk *w)
     else { uint32_t v; memcpy(&v, p, 4); pte = v; }
     ptes[n++] = p;
     if (!(pte & PTE_P)) page_fault(cpu, lin, errbase);
-    if (esize == 8 && ((pte & rsvd_hi) || (!nxe && (pte & PTE_NX))))
-      page_fault(cpu, lin, errbase | PF_P | PF_RSVD);
+    if (esize == 8) {
+      uint64_t rsvd = rsvd_hi | (nxe ? 0 : PTE_NX);
+      bool lma = cpu->efer & EFER_LMA;
+      if (level == 4 || (level == 3 && lma)) rsvd |= PTE_PS;   /* no 1 GiB pages (CPUID) */
+      if (level == 2 && (pte & PTE_PS)) rsvd |= 0x1fe000;       /* 2 MiB page: bits 20:13 */
+      if (pte & rsvd) page_fault(cpu, lin, errbase | PF_P | PF_RSVD);
+    }
     w->user &= !!(pte & PTE_U);
     w->write &= !!(pte & PTE_W);
     if (esize == 8 && (pte & PTE_NX) && nxe) w->exec = false;

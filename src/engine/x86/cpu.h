@@ -99,7 +99,8 @@ struct x86_cpu {
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
   int64_t tsc_offset;
 
-  /* legacy FPU/SSE image, in KVM_GET_FPU layout (the engine does not execute x87/SSE yet) */
+  /* FPU/SSE state in KVM_GET_FPU layout: XMM registers and MXCSR are live (SSE executes);
+   * the x87 part is only stored (x87 does not execute yet) */
   struct kvm_fpu fpu;
 
   /* derived mode: recomputed by cpu_update_mode() after CR0/EFER/CS changes */

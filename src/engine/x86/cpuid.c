@@ -3,11 +3,11 @@
 
 #include "engine.h"
 
-/* leaf 1 EDX: PSE TSC MSR PAE CX8 SEP PGE CMOV PAT CLFSH */
+/* leaf 1 EDX: PSE TSC MSR PAE CX8 SEP PGE CMOV PAT CLFSH FXSR SSE SSE2 */
 #define L1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | \
-                (1u << 15) | (1u << 16) | (1u << 19))
-/* leaf 1 ECX: CX16 MOVBE POPCNT RDRAND hypervisor */
-#define L1_ECX ((1u << 13) | (1u << 22) | (1u << 23) | (1u << 30) | (1u << 31))
+                (1u << 15) | (1u << 16) | (1u << 19) | (1u << 24) | (1u << 25) | (1u << 26))
+/* leaf 1 ECX: SSE3 CX16 MOVBE POPCNT RDRAND hypervisor */
+#define L1_ECX ((1u << 0) | (1u << 13) | (1u << 22) | (1u << 23) | (1u << 30) | (1u << 31))
 /* leaf 7.0 EBX: BMI1 BMI2 RDSEED ADX CLFLUSHOPT CLWB */
 #define L7_EBX ((1u << 3) | (1u << 8) | (1u << 18) | (1u << 19) | (1u << 23) | (1u << 24))
 #define X1_EDX ((1u << 11) | (1u << 20) | (1u << 27) | (1u << 29))   /* SYSCALL, NX, RDTSCP, LM */

@@ -55,7 +55,7 @@ static int decoder_mode(struct x86_cpu *cpu)
   }
 }
 
-/* Our register numbering: 0-15 GPRs (high8 marks AH..BH); segments 0-5; CRn/DRn by number. */
+/* Our register numbering: 0-15 GPRs (high8 marks AH..BH); segments 0-5; CRn/DRn/XMMn/MMn by number. */
 static bool map_reg(ZydisRegister r, struct x86_operand *o)
 {
   if (r >= ZYDIS_REGISTER_AL && r <= ZYDIS_REGISTER_BL) { o->kind = OP_REG; o->reg = r - ZYDIS_REGISTER_AL; return true; }
@@ -68,6 +68,8 @@ static bool map_reg(ZydisRegister r, struct x86_operand *o)
   if (r >= ZYDIS_REGISTER_ES && r <= ZYDIS_REGISTER_GS) { o->kind = OP_SEG; o->reg = r - ZYDIS_REGISTER_ES; return true; }
   if (r >= ZYDIS_REGISTER_CR0 && r <= ZYDIS_REGISTER_CR15) { o->kind = OP_CR; o->reg = r - ZYDIS_REGISTER_CR0; return true; }
   if (r >= ZYDIS_REGISTER_DR0 && r <= ZYDIS_REGISTER_DR15) { o->kind = OP_DR; o->reg = r - ZYDIS_REGISTER_DR0; return true; }
+  if (r >= ZYDIS_REGISTER_XMM0 && r <= ZYDIS_REGISTER_XMM15) { o->kind = OP_XMM; o->reg = r - ZYDIS_REGISTER_XMM0; return true; }
+  if (r >= ZYDIS_REGISTER_MM0 && r <= ZYDIS_REGISTER_MM7) { o->kind = OP_MMX; o->reg = r - ZYDIS_REGISTER_MM0; return true; }
   return false;
 }
 

@@ -5,12 +5,12 @@
 #include "cpu.h"
 
 /* ---- decoded instruction ---- */
-enum { OP_NONE, OP_REG, OP_MEM, OP_IMM, OP_SEG, OP_CR, OP_DR, OP_FAR };
+enum { OP_NONE, OP_REG, OP_MEM, OP_IMM, OP_SEG, OP_CR, OP_DR, OP_FAR, OP_XMM, OP_MMX };
 
 struct x86_operand {
   uint8_t kind;
   uint8_t size;               /* bytes */
-  uint8_t reg;                /* OP_REG: gpr index; OP_SEG/CR/DR: number */
+  uint8_t reg;                /* OP_REG: gpr index; OP_SEG/CR/DR/XMM/MMX: number */
   uint8_t high8;              /* OP_REG: AH/CH/DH/BH */
 };
 

@@ -21,7 +21,10 @@
   X(bt) X(bts) X(btr) X(btc) X(bsf) X(bsr) X(tzcnt) X(lzcnt) X(popcnt) X(shld) X(shrd)       \
   X(xadd) X(cmpxchg) X(cmpxchg8b) X(cmpxchg16b)                                                \
   X(movbe) X(xlat) X(rdrand) X(clflush) X(adx) X(andn) X(bextr) X(blsi) X(blsmsk) X(blsr)    \
-  X(bzhi) X(pdep) X(pext) X(rorx) X(shiftx) X(mulx)
+  X(bzhi) X(pdep) X(pext) X(rorx) X(shiftx) X(mulx)                                          \
+  X(sse_mov) X(movss_x) X(movsd_x) X(movd_q) X(movhl) X(movmsk) X(movnti) X(maskmovdqu)        \
+  X(pinsrw) X(pextrw) X(pshuf) X(shufp) X(pbshift) X(sse_binop) X(sse_shift) X(sse_cmp)        \
+  X(comis) X(cvt_si2f) X(cvt_f2si) X(ldmxcsr) X(stmxcsr) X(fxsave) X(fxrstor)
 
 #define X(name) HANDLER(name);
 EXEC_HANDLERS(X)

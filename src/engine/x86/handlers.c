@@ -2,7 +2,7 @@
  * engine does not implement yet: it exits with KVM_EXIT_INTERNAL_ERROR, never silently. */
 #include <Zydis/Zydis.h>
 
-#include "exec.h"
+#include "sse.h"
 
 #define M(mn) [ZYDIS_MNEMONIC_##mn]
 
@@ -59,10 +59,10 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   /* port I/O and strings */
   M(IN) = exec_in, M(OUT) = exec_out, M(INSB) = exec_ins, M(INSW) = exec_ins, M(INSD) = exec_ins,
   M(OUTSB) = exec_outs, M(OUTSW) = exec_outs, M(OUTSD) = exec_outs,
-  M(MOVSB) = exec_movs, M(MOVSW) = exec_movs, M(MOVSD) = exec_movs, M(MOVSQ) = exec_movs,
+  M(MOVSB) = exec_movs, M(MOVSW) = exec_movs, M(MOVSD) = exec_movsd_x /* string or SSE2 */, M(MOVSQ) = exec_movs,
   M(STOSB) = exec_stos, M(STOSW) = exec_stos, M(STOSD) = exec_stos, M(STOSQ) = exec_stos,
   M(LODSB) = exec_lods, M(LODSW) = exec_lods, M(LODSD) = exec_lods, M(LODSQ) = exec_lods,
-  M(CMPSB) = exec_cmps, M(CMPSW) = exec_cmps, M(CMPSD) = exec_cmps, M(CMPSQ) = exec_cmps,
+  M(CMPSB) = exec_cmps, M(CMPSW) = exec_cmps, M(CMPSD) = exec_sse_cmp /* string or SSE2 */, M(CMPSQ) = exec_cmps,
   M(SCASB) = exec_scas, M(SCASW) = exec_scas, M(SCASD) = exec_scas, M(SCASQ) = exec_scas,
   /* bit operations (exec_bit.c) */
   M(BT) = exec_bt, M(BTS) = exec_bts, M(BTR) = exec_btr, M(BTC) = exec_btc,
@@ -78,6 +78,29 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(BLSI) = exec_blsi, M(BLSMSK) = exec_blsmsk, M(BLSR) = exec_blsr, M(BZHI) = exec_bzhi,
   M(PDEP) = exec_pdep, M(PEXT) = exec_pext, M(RORX) = exec_rorx, M(SARX) = exec_shiftx,
   M(SHLX) = exec_shiftx, M(SHRX) = exec_shiftx, M(MULX) = exec_mulx,
+  /* SSE, SSE2, SSE3 (exec_sse_*.c) */
+  M(MOVAPS) = exec_sse_mov, M(MOVUPS) = exec_sse_mov, M(MOVAPD) = exec_sse_mov,
+  M(MOVUPD) = exec_sse_mov, M(MOVDQA) = exec_sse_mov, M(MOVDQU) = exec_sse_mov,
+  M(LDDQU) = exec_sse_mov, M(MOVNTPS) = exec_sse_mov, M(MOVNTPD) = exec_sse_mov,
+  M(MOVNTDQ) = exec_sse_mov, M(MOVSS) = exec_movss_x, M(MOVD) = exec_movd_q, M(MOVQ) = exec_movd_q,
+  M(MOVHPS) = exec_movhl, M(MOVLPS) = exec_movhl, M(MOVHPD) = exec_movhl, M(MOVLPD) = exec_movhl,
+  M(MOVHLPS) = exec_movhl, M(MOVLHPS) = exec_movhl, M(MOVMSKPS) = exec_movmsk,
+  M(MOVMSKPD) = exec_movmsk, M(PMOVMSKB) = exec_movmsk, M(MOVNTI) = exec_movnti,
+  M(MASKMOVDQU) = exec_maskmovdqu, M(PINSRW) = exec_pinsrw, M(PEXTRW) = exec_pextrw,
+  M(PSHUFD) = exec_pshuf, M(PSHUFLW) = exec_pshuf, M(PSHUFHW) = exec_pshuf,
+  M(SHUFPS) = exec_shufp, M(SHUFPD) = exec_shufp, M(PSLLDQ) = exec_pbshift, M(PSRLDQ) = exec_pbshift,
+  M(CMPPS) = exec_sse_cmp, M(CMPPD) = exec_sse_cmp, M(CMPSS) = exec_sse_cmp,
+  M(COMISS) = exec_comis, M(UCOMISS) = exec_comis, M(COMISD) = exec_comis, M(UCOMISD) = exec_comis,
+  M(CVTSI2SS) = exec_cvt_si2f, M(CVTSI2SD) = exec_cvt_si2f, M(CVTSS2SI) = exec_cvt_f2si,
+  M(CVTTSS2SI) = exec_cvt_f2si, M(CVTSD2SI) = exec_cvt_f2si, M(CVTTSD2SI) = exec_cvt_f2si,
+  M(LDMXCSR) = exec_ldmxcsr, M(STMXCSR) = exec_stmxcsr, M(FXSAVE) = exec_fxsave,
+  M(FXSAVE64) = exec_fxsave, M(FXRSTOR) = exec_fxrstor, M(FXRSTOR64) = exec_fxrstor,
+#define X(MN, m) M(MN) = exec_sse_binop,
+  SSE_BINOPS(X)
+#undef X
+#define X(MN, m) M(MN) = exec_sse_shift,
+  SSE_SHIFTS(X)
+#undef X
 };
 
 x86_handler handler_for(int mnemonic)

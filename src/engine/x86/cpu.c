@@ -46,6 +46,9 @@ void x86_cpu_reset(struct x86_cpu *cpu)
   cpu->dr[7] = 0x400;
   cpu->pat = 0x0007040600070406ULL;
   cpu->misc_enable = 0x1800;   /* PEBS and BTS unavailable */
+  cpu->mtrr_def_type = 0;
+  memset(cpu->mtrr_fixed, 0, sizeof(cpu->mtrr_fixed));
+  memset(cpu->mtrr_var, 0, sizeof(cpu->mtrr_var));
   memset(&cpu->fpu, 0, sizeof(cpu->fpu));
   cpu->fpu.fcw = 0x37f;
   cpu->fpu.mxcsr = 0x1f80;

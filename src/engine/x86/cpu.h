@@ -97,6 +97,7 @@ struct x86_cpu {
   /* MSRs */
   uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
+  uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16];   /* MTRRs: storage only, as KVM */
   int64_t tsc_offset;
 
   /* FPU/SSE state in KVM_GET_FPU layout: XMM registers and MXCSR are live (SSE executes);

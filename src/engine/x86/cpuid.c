@@ -3,8 +3,8 @@
 
 #include "engine.h"
 
-/* leaf 1 EDX: PSE TSC MSR PAE CX8 SEP PGE CMOV PAT CLFSH FXSR SSE SSE2 */
-#define L1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 13) | \
+/* leaf 1 EDX: PSE TSC MSR PAE CX8 SEP MTRR PGE CMOV PAT CLFSH FXSR SSE SSE2 */
+#define L1_EDX ((1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 11) | (1u << 12) | (1u << 13) | \
                 (1u << 15) | (1u << 16) | (1u << 19) | (1u << 24) | (1u << 25) | (1u << 26))
 /* leaf 1 ECX: SSE3 CX16 MOVBE POPCNT RDRAND hypervisor */
 #define L1_ECX ((1u << 0) | (1u << 13) | (1u << 22) | (1u << 23) | (1u << 30) | (1u << 31))

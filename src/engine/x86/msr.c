@@ -10,6 +10,13 @@
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MSR_IA32_CR_PAT 0x277
+#define MSR_IA32_PLATFORM_ID 0x17
+#define MSR_IA32_FEATURE_CONTROL 0x3a
+#define MSR_IA32_UCODE_REV 0x8b
+#define MSR_MTRRcap 0xfe
+#define MSR_MTRR_VAR_FIRST 0x200   /* 8 base/mask pairs */
+#define MSR_MTRR_VAR_LAST 0x20f
+#define MSR_MTRRdefType 0x2ff
 #define MSR_EFER 0xc0000080
 #define MSR_STAR 0xc0000081
 #define MSR_LSTAR 0xc0000082
@@ -41,8 +48,47 @@ uint64_t x86_read_tsc(struct x86_cpu *cpu)
   return host_tsc() + cpu->tsc_offset;
 }
 
+/* The fixed-range MTRRs, in the order of cpu->mtrr_fixed. */
+static const uint32_t mtrr_fixed_msrs[11] = { 0x250, 0x258, 0x259, 0x268, 0x269, 0x26a,
+                                              0x26b, 0x26c, 0x26d, 0x26e, 0x26f };
+
+static int mtrr_fixed_index(uint32_t index)
+{
+  for (int i = 0; i < 11; i++)
+    if (mtrr_fixed_msrs[i] == index) return i;
+  return -1;
+}
+
+static bool mtrr_type_valid(uint64_t t)
+{
+  return t == 0 || t == 1 || t == 4 || t == 5 || t == 6;   /* UC WC WT WP WB */
+}
+
+/* kvm_mtrr_valid(): memory types and reserved bits */
+static bool mtrr_value_valid(uint32_t index, uint64_t v)
+{
+  if (index == MSR_MTRRdefType) return !(v & ~0xcffULL) && mtrr_type_valid(v & 0xff);
+  if (mtrr_fixed_index(index) >= 0) {
+    for (int i = 0; i < 8; i++)
+      if (!mtrr_type_valid((v >> (i * 8)) & 0xff)) return false;
+    return true;
+  }
+  uint64_t rsvd = ~((1ULL << 46) - 1);
+  if (!(index & 1)) return mtrr_type_valid(v & 0xff) && !(v & (rsvd | 0xf00));
+  return !(v & (rsvd | 0x7ff));
+}
+
 int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
 {
+  int fixed = mtrr_fixed_index(index);
+  if (fixed >= 0) {
+    *val = cpu->mtrr_fixed[fixed];
+    return 0;
+  }
+  if (index >= MSR_MTRR_VAR_FIRST && index <= MSR_MTRR_VAR_LAST) {
+    *val = cpu->mtrr_var[index - MSR_MTRR_VAR_FIRST];
+    return 0;
+  }
   switch (index) {
   case MSR_IA32_TSC: *val = x86_read_tsc(cpu); return 0;
   case MSR_IA32_APICBASE: *val = cpu->apic_base; return 0;
@@ -51,6 +97,11 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
   case MSR_IA32_SYSENTER_EIP: *val = cpu->sysenter_eip; return 0;
   case MSR_IA32_MISC_ENABLE: *val = cpu->misc_enable; return 0;
   case MSR_IA32_CR_PAT: *val = cpu->pat; return 0;
+  case MSR_IA32_PLATFORM_ID: *val = 0; return 0;
+  case MSR_IA32_FEATURE_CONTROL: *val = 1; return 0;   /* locked, no VMX/SGX enabled */
+  case MSR_IA32_UCODE_REV: *val = 0x100000000ULL; return 0;
+  case MSR_MTRRcap: *val = 0x500 | 8; return 0;         /* fixed ranges, WC, 8 variable */
+  case MSR_MTRRdefType: *val = cpu->mtrr_def_type; return 0;
   case MSR_EFER: *val = cpu->efer; return 0;
   case MSR_STAR: *val = cpu->star; return 0;
   case MSR_LSTAR: *val = cpu->lstar; return 0;
@@ -75,6 +126,15 @@ static bool pat_valid(uint64_t v)
 
 int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
 {
+  int fixed = mtrr_fixed_index(index);
+  bool var = index >= MSR_MTRR_VAR_FIRST && index <= MSR_MTRR_VAR_LAST;
+  if (fixed >= 0 || var || index == MSR_MTRRdefType) {
+    if (!mtrr_value_valid(index, val)) return -1;
+    if (fixed >= 0) cpu->mtrr_fixed[fixed] = val;
+    else if (var) cpu->mtrr_var[index - MSR_MTRR_VAR_FIRST] = val;
+    else cpu->mtrr_def_type = val;
+    return 0;
+  }
   switch (index) {
   case MSR_IA32_TSC: cpu->tsc_offset = (int64_t)(val - host_tsc()); return 0;
   case MSR_IA32_APICBASE:
@@ -88,6 +148,9 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     *(index == MSR_IA32_SYSENTER_ESP ? &cpu->sysenter_esp : &cpu->sysenter_eip) = val;
     return 0;
   case MSR_IA32_MISC_ENABLE: cpu->misc_enable = val; return 0;
+  case MSR_IA32_UCODE_REV: return 0;          /* writes are ignored (microcode loader probe) */
+  case MSR_IA32_PLATFORM_ID: return host ? 0 : -1;
+  case MSR_IA32_FEATURE_CONTROL: return host && val == 1 ? 0 : -1;
   case MSR_IA32_CR_PAT:
     if (!pat_valid(val)) return -1;
     cpu->pat = val;

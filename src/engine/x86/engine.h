@@ -79,7 +79,9 @@ void reg_write(struct x86_cpu *cpu, int reg, int size, uint64_t v);
 
 static inline uint64_t size_mask(int size)
 {
-  return size >= 8 ? ~0ULL : (1ULL << (size * 8)) - 1;
+  static const uint64_t masks[9] = { 0, 0xff, 0xffff, 0xffffff, 0xffffffff, 0xffffffffffULL,
+                                     0xffffffffffffULL, 0xffffffffffffffULL, ~0ULL };
+  return masks[size > 8 ? 8 : size];
 }
 static inline int64_t sign_extend(uint64_t v, int size)
 {

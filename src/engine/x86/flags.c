@@ -1,25 +1,32 @@
 /* RFLAGS arithmetic: computed eagerly from operands and result. */
 #include "engine.h"
 
-static bool parity(uint64_t v)
+/* PF for each low byte: set when the number of 1 bits is even */
+static const uint8_t parity_pf[256] = {
+#define P2(n) n, n ^ F_PF, n ^ F_PF, n
+#define P4(n) P2(n), P2(n ^ F_PF), P2(n ^ F_PF), P2(n)
+#define P6(n) P4(n), P4(n ^ F_PF), P4(n ^ F_PF), P4(n)
+  P6(F_PF), P6(0), P6(0), P6(F_PF)
+#undef P2
+#undef P4
+#undef P6
+};
+
+/* ZF, SF and PF of res (masked to size); returns them, the caller merges */
+static inline uint64_t szp(uint64_t res, int size)
 {
-  return !__builtin_parity((unsigned)(v & 0xff));
+  res &= size_mask(size);
+  return ((uint64_t)(res == 0) << 6) | (((res >> (size * 8 - 1)) & 1) << 7) | parity_pf[res & 0xff];
 }
 
 void flags_szp(struct x86_cpu *cpu, uint64_t res, int size)
 {
-  res &= size_mask(size);
-  uint64_t f = cpu->rflags & ~(uint64_t)(F_ZF | F_SF | F_PF);
-  f |= (uint64_t)(res == 0) << 6;                        /* ZF */
-  f |= ((res >> (size * 8 - 1)) & 1) << 7;               /* SF */
-  f |= (uint64_t)parity(res) << 2;                       /* PF */
-  cpu->rflags = f;
+  cpu->rflags = (cpu->rflags & ~(uint64_t)(F_ZF | F_SF | F_PF)) | szp(res, size);
 }
 
 void flags_logic(struct x86_cpu *cpu, uint64_t res, int size)
 {
-  cpu->rflags &= ~(uint64_t)F_ARITH;
-  flags_szp(cpu, res, size);
+  cpu->rflags = (cpu->rflags & ~(uint64_t)F_ARITH) | szp(res, size);
 }
 
 void flags_add(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t carry, int size)
@@ -28,11 +35,11 @@ void flags_add(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t carry, int 
   a &= m, b &= m;
   uint64_t res = (a + b + carry) & m;
   int top = size * 8 - 1;
-  cpu->rflags &= ~(uint64_t)F_ARITH;
-  if (res < a || (carry && res == a)) cpu->rflags |= F_CF;
-  if ((((a ^ res) & (b ^ res)) >> top) & 1) cpu->rflags |= F_OF;
-  if ((a ^ b ^ res) & 0x10) cpu->rflags |= F_AF;
-  flags_szp(cpu, res, size);
+  uint64_t f = szp(res, size);
+  f |= (uint64_t)(res < a || (carry && res == a));             /* CF */
+  f |= ((((a ^ res) & (b ^ res)) >> top) & 1) << 11;            /* OF */
+  f |= (a ^ b ^ res) & F_AF;
+  cpu->rflags = (cpu->rflags & ~(uint64_t)F_ARITH) | f;
 }
 
 void flags_sub(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t borrow, int size)
@@ -41,11 +48,11 @@ void flags_sub(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t borrow, int
   a &= m, b &= m;
   uint64_t res = (a - b - borrow) & m;
   int top = size * 8 - 1;
-  cpu->rflags &= ~(uint64_t)F_ARITH;
-  if (a < b || (borrow && a == b)) cpu->rflags |= F_CF;
-  if ((((a ^ b) & (a ^ res)) >> top) & 1) cpu->rflags |= F_OF;
-  if ((a ^ b ^ res) & 0x10) cpu->rflags |= F_AF;
-  flags_szp(cpu, res, size);
+  uint64_t f = szp(res, size);
+  f |= (uint64_t)(a < b || (borrow && a == b));                /* CF */
+  f |= ((((a ^ b) & (a ^ res)) >> top) & 1) << 11;              /* OF */
+  f |= (a ^ b ^ res) & F_AF;
+  cpu->rflags = (cpu->rflags & ~(uint64_t)F_ARITH) | f;
 }
 
 bool cond_true(struct x86_cpu *cpu, int cc)

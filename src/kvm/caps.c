@@ -17,6 +17,8 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_SYNC_MMU:
   case KVM_CAP_SET_TSS_ADDR:
   case KVM_CAP_SET_IDENTITY_MAP_ADDR:
+  case KVM_CAP_XSAVE:
+  case KVM_CAP_XCRS:
     return 1;
   case KVM_CAP_NR_VCPUS: {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -129,7 +129,7 @@ static void get_sregs(struct x86_cpu *c, struct kvm_sregs *s)
 }
 
 /* kvm_is_valid_sregs + kvm_is_valid_cr0/cr4 */
-#define CR4_VALID 0x6ffULL   /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT */
+#define CR4_VALID 0x406ffULL   /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT OSXSAVE */
 static bool valid_sregs(const struct kvm_sregs *s)
 {
   if ((s->efer & EFER_LME) && (s->cr0 & CR0_PG)) {
@@ -150,6 +150,11 @@ static long set_sregs(struct x86_cpu *c, const struct kvm_sregs *s)
 {
   const struct kvm_segment *segs[6] = { &s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs };
   if (!valid_sregs(s)) return -EINVAL;
+  if (s->cr4 & CR4_OSXSAVE) {   /* __cr4_reserved_bits: OSXSAVE needs XSAVE in the guest's CPUID */
+    uint32_t r[4];
+    x86_cpuid(c, 1, 0, r);
+    if (!(r[2] & (1u << 26))) return -EINVAL;
+  }
   for (int i = 0; i < 6; i++) x86_seg_from_kvm(&c->seg[i], segs[i]);
   x86_seg_from_kvm(&c->tr, &s->tr);
   x86_seg_from_kvm(&c->ldtr, &s->ldt);
@@ -231,6 +236,23 @@ static void set_fpu(struct x86_cpu *c, const struct kvm_fpu *f)
   c->fpu.mxcsr = mxcsr;
 }
 
+/* KVM_GET_XCRS / KVM_SET_XCRS (kvm_vcpu_ioctl_x86_get_xcrs / _set_xcrs): XCR0 only */
+static void get_xcrs(struct x86_cpu *c, struct kvm_xcrs *x)
+{
+  memset(x, 0, sizeof(*x));
+  x->nr_xcrs = 1;
+  x->xcrs[0].xcr = 0;
+  x->xcrs[0].value = c->xcr0;
+}
+
+static long set_xcrs(struct x86_cpu *c, const struct kvm_xcrs *x)
+{
+  if (x->nr_xcrs > KVM_MAX_XCRS || x->flags) return -EINVAL;
+  for (uint32_t i = 0; i < x->nr_xcrs; i++)
+    if (x->xcrs[i].xcr == 0) return x86_set_xcr0(c, x->xcrs[i].value) ? -EINVAL : 0;
+  return 0;
+}
+
 static long set_mp_state(struct x86_cpu *c, const struct kvm_mp_state *mp)
 {
   /* without an in-kernel local APIC only RUNNABLE is accepted */
@@ -256,6 +278,10 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   case KVM_GET_CPUID2: r = get_cpuid2(c, arg); break;
   case KVM_GET_FPU: get_fpu(c, arg); break;
   case KVM_SET_FPU: set_fpu(c, arg); break;
+  case KVM_GET_XCRS: get_xcrs(c, arg); break;
+  case KVM_SET_XCRS: r = set_xcrs(c, arg); break;
+  case KVM_GET_XSAVE: x86_get_xsave(c, ((struct kvm_xsave *)arg)->region); break;
+  case KVM_SET_XSAVE: r = x86_set_xsave(c, ((const struct kvm_xsave *)arg)->region) ? -EINVAL : 0; break;
   case KVM_INTERRUPT: {
     const struct kvm_interrupt *irq = arg;
     if (irq->irq >= 256) r = -EINVAL;

@@ -52,6 +52,7 @@ void x86_cpu_reset(struct x86_cpu *cpu)
   memset(&cpu->fpu, 0, sizeof(cpu->fpu));
   cpu->fpu.fcw = 0x37f;
   cpu->fpu.mxcsr = 0x1f80;
+  cpu->xcr0 = 1;   /* x87 */
   cpu->pending_irq = -1;
   cpu->shadow = cpu->halted = false;
   cpu->delivering = -1;

@@ -46,6 +46,7 @@ enum { S_ES, S_CS, S_SS, S_DS, S_FS, S_GS, S_NONE = 7 };
 #define CR4_PGE (1u << 7)
 #define CR4_OSFXSR (1u << 9)
 #define CR4_OSXMMEXCPT (1u << 10)
+#define CR4_OSXSAVE (1u << 18)
 #define CR4_SMEP (1u << 20)
 #define CR4_SMAP (1u << 21)
 #define EFER_SCE (1u << 0)
@@ -93,6 +94,7 @@ struct x86_cpu {
   struct x86_dtable gdt, idt;
   uint64_t cr0, cr2, cr3, cr4, cr8, efer, apic_base;
   uint64_t dr[8];
+  uint64_t xcr0;               /* XSETBV / KVM_SET_XCRS (exec_xsave.c) */
 
   /* MSRs */
   uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
@@ -100,8 +102,8 @@ struct x86_cpu {
   uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16];   /* MTRRs: storage only, as KVM */
   int64_t tsc_offset;
 
-  /* FPU/SSE state in KVM_GET_FPU layout: XMM registers and MXCSR are live (SSE executes);
-   * the x87 part is only stored (x87 does not execute yet) */
+  /* FPU/SSE state in KVM_GET_FPU layout, all of it live: XMM registers and MXCSR (SSE), the x87
+   * registers in stack order (fpr[i] = ST(i), as FXSAVE stores them; see x87.h) and MMX */
   struct kvm_fpu fpu;
 
   /* derived mode: recomputed by cpu_update_mode() after CR0/EFER/CS changes */
@@ -165,6 +167,12 @@ extern const int x86_msr_list_len;
 /* The CPUID leaves the engine implements (KVM_GET_SUPPORTED_CPUID). */
 int x86_supported_cpuid(struct kvm_cpuid_entry2 *out, int max);
 void x86_cpuid(struct x86_cpu *cpu, uint32_t leaf, uint32_t sub, uint32_t r[4]);
+
+/* XSAVE state (exec_xsave.c): XCR0 as XSETBV/KVM_SET_XCRS check it (0, or -1 where XSETBV
+ * raises #GP); the 4096-byte KVM_GET/SET_XSAVE region (set: 0, or -1 for EINVAL). */
+int x86_set_xcr0(struct x86_cpu *cpu, uint64_t v);
+void x86_get_xsave(struct x86_cpu *cpu, void *region);
+int x86_set_xsave(struct x86_cpu *cpu, const void *region);
 
 /* Segment descriptor cache <-> KVM's struct kvm_segment */
 void x86_seg_to_kvm(const struct x86_seg *s, struct kvm_segment *k);

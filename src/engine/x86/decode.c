@@ -218,6 +218,8 @@ static void decode_bytes(struct x86_cpu *cpu, uint64_t lin, int mode, struct x86
     }
   }
   in->fn = handler_for(zi.mnemonic);
+  for (int i = 0; i < in->nops; i++)   /* MMX register forms of SSE-table mnemonics */
+    if (in->op[i].kind == OP_MMX && mmx_route(zi.mnemonic)) in->fn = mmx_route(zi.mnemonic);
   if (!in->fn) {
     in->len = 0;   /* keep a failed decode out of the cache */
     x86_internal_error(cpu, buf, zi.length);

@@ -41,6 +41,8 @@ void decoder_init(struct x86_cpu *cpu);
 void decoder_fini(struct x86_cpu *cpu);
 /* Handler table lookup by Zydis mnemonic; NULL = not implemented. */
 x86_handler handler_for(int mnemonic);
+/* exec_mmx for an instruction with an MMX register operand that exec_mmx implements, else NULL */
+x86_handler mmx_route(int mnemonic);
 
 /* ---- exceptions and exits (these do not return) ---- */
 _Noreturn void x86_raise(struct x86_cpu *cpu, int vector, uint32_t error, bool has_error);

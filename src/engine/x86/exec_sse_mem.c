@@ -2,7 +2,7 @@
  * LDMXCSR/STMXCSR and FXSAVE/FXRSTOR. */
 #include <Zydis/Zydis.h>
 
-#include "sse.h"
+#include "xstate.h"
 
 bool sse_aligned(const struct x86_insn *in, int i)
 {
@@ -118,13 +118,12 @@ static void fx_check(struct x86_cpu *cpu)
 
 static int fx_nxmm(const struct x86_cpu *cpu) { return cpu->code_bits == 64 ? 16 : 8; }
 
-HANDLER(fxsave)
+/* The first 416 bytes of the image (all 16 XMM registers); XSAVE shares it (exec_xsave.c). */
+void fx_image(struct x86_cpu *cpu, uint8_t a[416])
 {
-  fx_check(cpu);
-  uint8_t a[416];
   const struct kvm_fpu *f = &cpu->fpu;
   uint32_t mask = MXCSR_VALID;
-  memset(a, 0, sizeof(a));
+  memset(a, 0, 416);
   memcpy(a + 0, &f->fcw, 2);
   memcpy(a + 2, &f->fsw, 2);
   a[4] = f->ftwx;
@@ -134,9 +133,31 @@ HANDLER(fxsave)
   memcpy(a + 24, &f->mxcsr, 4);
   memcpy(a + 28, &mask, 4);
   for (int i = 0; i < 8; i++) memcpy(a + 32 + i * 16, f->fpr[i], 10);
-  int n = fx_nxmm(cpu);
-  memcpy(a + 160, f->xmm, n * 16);
-  sse_mem_write(cpu, in, insn_ea(cpu, in), 160 + n * 16, a, true);
+  memcpy(a + 160, f->xmm, 256);
+}
+
+/* The x87 part of an image (bytes 0-23 and 32-159); XRSTOR and KVM_SET_XSAVE share it. */
+void fx_load_x87(struct x86_cpu *cpu, const uint8_t *a)
+{
+  struct kvm_fpu *f = &cpu->fpu;
+  memcpy(&f->fcw, a + 0, 2);
+  memcpy(&f->fsw, a + 2, 2);
+  f->ftwx = a[4];
+  memcpy(&f->last_opcode, a + 6, 2);
+  memcpy(&f->last_ip, a + 8, 8);
+  memcpy(&f->last_dp, a + 16, 8);
+  for (int i = 0; i < 8; i++) {
+    memset(f->fpr[i], 0, 16);
+    memcpy(f->fpr[i], a + 32 + i * 16, 10);
+  }
+}
+
+HANDLER(fxsave)
+{
+  fx_check(cpu);
+  uint8_t a[416];
+  fx_image(cpu, a);
+  sse_mem_write(cpu, in, insn_ea(cpu, in), 160 + fx_nxmm(cpu) * 16, a, true);
 }
 
 HANDLER(fxrstor)
@@ -148,17 +169,7 @@ HANDLER(fxrstor)
   uint32_t mx;
   memcpy(&mx, a + 24, 4);
   if (mx & ~MXCSR_VALID) RAISE_ERR(cpu, EXC_GP, 0);
-  struct kvm_fpu *f = &cpu->fpu;
-  memcpy(&f->fcw, a + 0, 2);
-  memcpy(&f->fsw, a + 2, 2);
-  f->ftwx = a[4];
-  memcpy(&f->last_opcode, a + 6, 2);
-  memcpy(&f->last_ip, a + 8, 8);
-  memcpy(&f->last_dp, a + 16, 8);
-  f->mxcsr = mx;
-  for (int i = 0; i < 8; i++) {
-    memset(f->fpr[i], 0, 16);
-    memcpy(f->fpr[i], a + 32 + i * 16, 10);
-  }
-  memcpy(f->xmm, a + 160, n * 16);
+  fx_load_x87(cpu, a);
+  cpu->fpu.mxcsr = mx;
+  memcpy(cpu->fpu.xmm, a + 160, n * 16);
 }

@@ -3,6 +3,7 @@
 #include <Zydis/Zydis.h>
 
 #include "sse.h"
+#include "sse4_ops.h"
 
 #define M(mn) [ZYDIS_MNEMONIC_##mn]
 
@@ -95,6 +96,47 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(CVTTSS2SI) = exec_cvt_f2si, M(CVTSD2SI) = exec_cvt_f2si, M(CVTTSD2SI) = exec_cvt_f2si,
   M(LDMXCSR) = exec_ldmxcsr, M(STMXCSR) = exec_stmxcsr, M(FXSAVE) = exec_fxsave,
   M(FXSAVE64) = exec_fxsave, M(FXRSTOR) = exec_fxrstor, M(FXRSTOR64) = exec_fxrstor,
+  /* x87 FPU (exec_x87.c) and MMX (exec_mmx.c; the decoder also routes here every instruction
+   * with an MMX register operand that mmx_route() accepts) */
+  M(FLD) = exec_x87, M(FST) = exec_x87, M(FSTP) = exec_x87, M(FSTPNCE) = exec_x87, M(FILD) = exec_x87,
+  M(FIST) = exec_x87, M(FISTP) = exec_x87, M(FISTTP) = exec_x87, M(FBLD) = exec_x87, M(FBSTP) = exec_x87,
+  M(FLD1) = exec_x87, M(FLDZ) = exec_x87, M(FLDPI) = exec_x87, M(FLDL2E) = exec_x87, M(FLDL2T) = exec_x87,
+  M(FLDLG2) = exec_x87, M(FLDLN2) = exec_x87, M(FXCH) = exec_x87,
+  M(FADD) = exec_x87, M(FADDP) = exec_x87, M(FIADD) = exec_x87, M(FSUB) = exec_x87, M(FSUBP) = exec_x87,
+  M(FISUB) = exec_x87, M(FSUBR) = exec_x87, M(FSUBRP) = exec_x87, M(FISUBR) = exec_x87,
+  M(FMUL) = exec_x87, M(FMULP) = exec_x87, M(FIMUL) = exec_x87, M(FDIV) = exec_x87, M(FDIVP) = exec_x87,
+  M(FIDIV) = exec_x87, M(FDIVR) = exec_x87, M(FDIVRP) = exec_x87, M(FIDIVR) = exec_x87,
+  M(FCOM) = exec_x87, M(FCOMP) = exec_x87, M(FCOMPP) = exec_x87, M(FUCOM) = exec_x87, M(FUCOMP) = exec_x87,
+  M(FUCOMPP) = exec_x87, M(FCOMI) = exec_x87, M(FCOMIP) = exec_x87, M(FUCOMI) = exec_x87,
+  M(FUCOMIP) = exec_x87, M(FICOM) = exec_x87, M(FICOMP) = exec_x87, M(FTST) = exec_x87, M(FXAM) = exec_x87,
+  M(FCHS) = exec_x87, M(FABS) = exec_x87, M(FSQRT) = exec_x87, M(FRNDINT) = exec_x87, M(FSCALE) = exec_x87,
+  M(FXTRACT) = exec_x87, M(FPREM) = exec_x87, M(FPREM1) = exec_x87, M(FSIN) = exec_x87, M(FCOS) = exec_x87,
+  M(FSINCOS) = exec_x87, M(FPTAN) = exec_x87, M(FPATAN) = exec_x87, M(F2XM1) = exec_x87,
+  M(FYL2X) = exec_x87, M(FYL2XP1) = exec_x87, M(FNINIT) = exec_x87, M(FNCLEX) = exec_x87,
+  M(FNSTCW) = exec_x87, M(FLDCW) = exec_x87, M(FNSTSW) = exec_x87, M(FNSTENV) = exec_x87,
+  M(FLDENV) = exec_x87, M(FNSAVE) = exec_x87, M(FRSTOR) = exec_x87, M(FFREE) = exec_x87,
+  M(FFREEP) = exec_x87, M(FDECSTP) = exec_x87, M(FINCSTP) = exec_x87, M(FNOP) = exec_x87,
+  M(FWAIT) = exec_x87, M(FENI8087_NOP) = exec_x87, M(FDISI8087_NOP) = exec_x87, M(FSETPM287_NOP) = exec_x87,
+  M(FCMOVB) = exec_x87, M(FCMOVE) = exec_x87, M(FCMOVBE) = exec_x87, M(FCMOVU) = exec_x87,
+  M(FCMOVNB) = exec_x87, M(FCMOVNE) = exec_x87, M(FCMOVNBE) = exec_x87, M(FCMOVNU) = exec_x87,
+  M(EMMS) = exec_mmx, M(PSHUFW) = exec_mmx, M(MOVNTQ) = exec_mmx, M(MASKMOVQ) = exec_mmx,
+  M(MOVQ2DQ) = exec_mmx, M(MOVDQ2Q) = exec_mmx, M(CVTPI2PS) = exec_mmx, M(CVTPS2PI) = exec_mmx,
+  M(CVTTPS2PI) = exec_mmx, M(CVTPI2PD) = exec_mmx, M(CVTPD2PI) = exec_mmx, M(CVTTPD2PI) = exec_mmx,
+  /* SSSE3, SSE4.1, SSE4.2 (exec_sse4.c), XSAVE (exec_xsave.c) */
+#define X(MN, m, f) M(MN) = exec_sse4_binop,
+  SSE4_BINOPS(X)
+#undef X
+#define X(MN, m, n, f, fp) M(MN) = exec_sse4_imm,
+  SSE4_IMMOPS(X)
+#undef X
+  M(BLENDVPS) = exec_sse4_blendv, M(BLENDVPD) = exec_sse4_blendv, M(PBLENDVB) = exec_sse4_blendv,
+  M(PTEST) = exec_ptest, M(MOVNTDQA) = exec_movntdqa, M(PEXTRB) = exec_sse4_extract,
+  M(PEXTRD) = exec_sse4_extract, M(PEXTRQ) = exec_sse4_extract, M(EXTRACTPS) = exec_sse4_extract,
+  M(PINSRB) = exec_sse4_insert, M(PINSRD) = exec_sse4_insert, M(PINSRQ) = exec_sse4_insert,
+  M(PCMPESTRI) = exec_pcmpstr, M(PCMPESTRM) = exec_pcmpstr, M(PCMPISTRI) = exec_pcmpstr,
+  M(PCMPISTRM) = exec_pcmpstr, M(CRC32) = exec_crc32, M(XGETBV) = exec_xgetbv,
+  M(XSETBV) = exec_xsetbv, M(XSAVE) = exec_xsave, M(XSAVE64) = exec_xsave, M(XSAVEOPT) = exec_xsave,
+  M(XSAVEOPT64) = exec_xsave, M(XRSTOR) = exec_xrstor, M(XRSTOR64) = exec_xrstor,
 #define X(MN, m) M(MN) = exec_sse_binop,
   SSE_BINOPS(X)
 #undef X

@@ -208,7 +208,7 @@ uint64_t get_cr(struct x86_cpu *cpu, int n)
   RAISE(cpu, EXC_UD);
 }
 
-#define CR4_SUPPORTED (CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100)
+#define CR4_SUPPORTED (CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE | 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100)
 
 void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
 {
@@ -239,6 +239,11 @@ void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
     return;
   case 4:
     if (v & ~(uint64_t)CR4_SUPPORTED) RAISE_ERR(cpu, EXC_GP, 0);
+    if (v & CR4_OSXSAVE) {   /* reserved unless the guest's CPUID has XSAVE (KVM's cr4 checks) */
+      uint32_t r[4];
+      x86_cpuid(cpu, 1, 0, r);
+      if (!(r[2] & (1u << 26))) RAISE_ERR(cpu, EXC_GP, 0);
+    }
     if ((cpu->efer & EFER_LMA) && !(v & CR4_PAE)) RAISE_ERR(cpu, EXC_GP, 0);
     cpu->cr4 = v;
     x86_tlb_flush(cpu);

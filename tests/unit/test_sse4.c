@@ -2,13 +2,14 @@
  * SSE/SSE2: each form in sse4_forms.h runs in the engine (64-bit mode, through KVM_RUN) and natively
  * (the same bytes, from a trampoline that loads and saves all GPRs, RFLAGS, XMM0-15 and MXCSR) on
  * the same random inputs, and the GPRs, arithmetic flags, XMM registers, MXCSR and memory must
- * agree. Forms with an immediate get a random one each iteration (the same bytes on both sides);
- * the string compares get short strings over a small alphabet with embedded zeros and lengths in
- * -20..20 (or random). A host without an extension skips its native comparison (counted as
- * engine-only: the engine then reports KVM_EXIT_INTERNAL_ERROR, which is accepted). Then, in the
- * engine only: #UD (CR4.OSFXSR clear, CR0.EM), #NM (CR0.TS), #GP for misaligned 16-byte operands
- * (none for the string compares), #XM from ROUNDPS, CRC32 independent of CR0/CR4, and the CPUID
- * bits. */
+ * agree. Forms with an immediate get a random one each iteration (the same bytes on both sides;
+ * the last byte, or byte arg); the string compares get short strings over a small alphabet with
+ * embedded zeros and lengths in -20..20 (or random). The MMX forms of SSSE3 run as
+ * movdq2q/op/movq2dq/emms sequences. A host without an extension skips its native comparison
+ * (counted as engine-only: the engine then reports KVM_EXIT_INTERNAL_ERROR, which is accepted).
+ * Then, in the engine only: #UD (CR4.OSFXSR clear, CR0.EM), #NM (CR0.TS), #GP for misaligned
+ * 16-byte operands (none for the string compares), #XM from ROUNDPS, CRC32 independent of CR0/CR4,
+ * the MMX form's checks, and the CPUID bits. */
 #define _GNU_SOURCE
 #include <cpuid.h>
 #include <linux/kvm.h>
@@ -52,7 +53,7 @@ enum { FT_NONE, FT_SSSE3, FT_SSE41, FT_SSE42, FT_COUNT };
 
 struct form {
   const char *text;
-  uint8_t bytes[15];
+  uint8_t bytes[24];
   int len;
   int kind, arg, feat;
 };
@@ -342,7 +343,7 @@ static void run_form(const struct form *f0)
   for (int it = 0; it < ITERS && fails < 3; it++) {
     struct st in, e, n;
     make_input(f, &in, init);
-    if (f->kind == K_RIMM || f->kind == K_STR) fm.bytes[fm.len - 1] = (uint8_t)rng();
+    if (f->kind == K_RIMM || f->kind == K_STR) fm.bytes[f->arg ? f->arg : fm.len - 1] = (uint8_t)rng();
     uint64_t gbase = DATA_GPA + MID, hbase = (uint64_t)(uintptr_t)ndata + MID;
     e = in, n = in;
     e.r[RSI] = gbase, n.r[RSI] = hbase;
@@ -459,6 +460,10 @@ static void test_faults(void)
     CHECK_EQ(fault_of(pshufb, 5, CR0_BASE | 8, CR4_BASE), RES_EXC + 7);           /* CR0.TS */
     CHECK_EQ(fault_of(pshufb, 5, CR0_BASE, CR4_BASE), RES_OK);
     CHECK_EQ(fault_of(palignr_m, 7, CR0_BASE, CR4_BASE), RES_EXC + 13);           /* misaligned m128 */
+    static const uint8_t pshufb_mm[] = {0x0f, 0x38, 0x00, 0xc1};                /* pshufb mm0, mm1 */
+    CHECK_EQ(fault_of(pshufb_mm, 4, CR0_BASE, CR4_BASE & ~0x600ULL), RES_OK);     /* no OSFXSR needed */
+    CHECK_EQ(fault_of(pshufb_mm, 4, CR0_BASE | 4, CR4_BASE), RES_EXC + 6);
+    CHECK_EQ(fault_of(pshufb_mm, 4, CR0_BASE | 8, CR4_BASE), RES_EXC + 7);
   }
   if (sse41) {
     CHECK_EQ(fault_of(ptest_m, 6, CR0_BASE, CR4_BASE), RES_EXC + 13);

@@ -144,6 +144,8 @@ struct x86_cpu {
   int ncpuid;
 
   void *decoder;              /* engine-private decoder state */
+  void *dcache;               /* its decoded-instruction cache (struct dcache_entry[]) */
+  uint8_t dec_mode;           /* decoder mode for the current CPU mode (decoder_mode()) */
 };
 
 /* Entry points for libsoftkvm. */

@@ -9,16 +9,6 @@
 
 enum { DEC_REAL16, DEC_PROT16, DEC_PROT32, DEC_COMPAT16, DEC_COMPAT32, DEC_LONG64, DEC_COUNT };
 
-/* Decoded-instruction cache, keyed by the host address of the instruction's first byte (so by
- * guest physical address) and the decoding mode. A hit is validated by comparing the cached
- * bytes with memory, which makes self- and cross-modifying code correct without write hooks. */
-#define DCACHE_SIZE 8192
-
-struct dcache_entry {
-  const uint8_t *host;
-  uint8_t mode;
-  struct x86_insn in;
-};
 
 struct decoder_state {
   ZydisDecoder dec[DEC_COUNT];
@@ -35,6 +25,7 @@ void decoder_init(struct x86_cpu *cpu)
   ZydisDecoderInit(&d->dec[DEC_COMPAT32], ZYDIS_MACHINE_MODE_LONG_COMPAT_32, ZYDIS_STACK_WIDTH_32);
   ZydisDecoderInit(&d->dec[DEC_LONG64], ZYDIS_MACHINE_MODE_LONG_64, ZYDIS_STACK_WIDTH_64);
   cpu->decoder = d;
+  cpu->dcache = d->cache;
 }
 
 void decoder_fini(struct x86_cpu *cpu)
@@ -43,7 +34,7 @@ void decoder_fini(struct x86_cpu *cpu)
   cpu->decoder = NULL;
 }
 
-static int decoder_mode(struct x86_cpu *cpu)
+int decoder_mode(struct x86_cpu *cpu)
 {
   bool lma = cpu->efer & EFER_LMA;
   switch (cpu->code_bits) {
@@ -94,19 +85,8 @@ static int fetch(struct x86_cpu *cpu, uint64_t lin, uint8_t *buf, int n)
 
 static void decode_bytes(struct x86_cpu *cpu, uint64_t lin, int mode, struct x86_insn *in);
 
-/* The cached instruction's bytes still match memory (p has 16 readable bytes). */
-static inline bool same_bytes(const struct dcache_entry *e, const uint8_t *p)
-{
-  uint64_t m0, m1, c0, c1;
-  memcpy(&m0, p, 8), memcpy(&m1, p + 8, 8);
-  memcpy(&c0, e->in.bytes, 8), memcpy(&c1, e->in.bytes + 8, 8);
-  int len = e->in.len;
-  uint64_t k0 = len >= 8 ? ~0ULL : (1ULL << (len * 8)) - 1;
-  uint64_t k1 = len <= 8 ? 0 : len >= 16 ? ~0ULL : (1ULL << ((len - 8) * 8)) - 1;
-  return !((m0 ^ c0) & k0) && !((m1 ^ c1) & k1);
-}
 
-const struct x86_insn *decode_insn(struct x86_cpu *cpu, struct x86_insn *scratch)
+const struct x86_insn *decode_insn_slow(struct x86_cpu *cpu, struct x86_insn *scratch)
 {
   struct decoder_state *d = cpu->decoder;
   int mode = decoder_mode(cpu);

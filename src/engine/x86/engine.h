@@ -2,6 +2,8 @@
 #ifndef SKVM_ENGINE_H
 #define SKVM_ENGINE_H
 
+#include <string.h>
+
 #include "cpu.h"
 
 /* ---- decoded instruction ---- */
@@ -34,9 +36,6 @@ struct x86_insn {
   uint8_t bytes[16];          /* 15 at most; one spare keeps compares 8-byte wide */
 };
 
-/* Decodes the instruction at cpu->rip (raising #PF/#GP/#UD as hardware would); the result is
- * the cached copy or scratch, valid until the next decode. */
-const struct x86_insn *decode_insn(struct x86_cpu *cpu, struct x86_insn *scratch);
 void decoder_init(struct x86_cpu *cpu);
 void decoder_fini(struct x86_cpu *cpu);
 /* Handler table lookup by Zydis mnemonic; NULL = not implemented. */
@@ -95,6 +94,53 @@ static inline uint64_t addr_mask(int addrsize) { return size_mask(addrsize); }
 static inline bool is_canonical(uint64_t a)
 {
   return (uint64_t)((int64_t)(a << 16) >> 16) == a;
+}
+
+/* Decoded-instruction cache, keyed by the host address of the instruction's first byte (so by
+ * guest physical address) and the decoding mode. A hit is validated by comparing the cached
+ * bytes with memory, which makes self- and cross-modifying code correct without write hooks. */
+#define DCACHE_SIZE 8192
+
+struct dcache_entry {
+  const uint8_t *host;
+  uint8_t mode;
+  struct x86_insn in;
+};
+
+/* The cached instruction's bytes still match memory (p has 16 readable bytes). */
+static inline bool same_bytes(const struct dcache_entry *e, const uint8_t *p)
+{
+  uint64_t m0, m1, c0, c1;
+  memcpy(&m0, p, 8), memcpy(&m1, p + 8, 8);
+  memcpy(&c0, e->in.bytes, 8), memcpy(&c1, e->in.bytes + 8, 8);
+  int len = e->in.len;
+  uint64_t k0 = len >= 8 ? ~0ULL : (1ULL << (len * 8)) - 1;
+  uint64_t k1 = len <= 8 ? 0 : len >= 16 ? ~0ULL : (1ULL << ((len - 8) * 8)) - 1;
+  return !((m0 ^ c0) & k0) && !((m1 ^ c1) & k1);
+}
+
+/* Decodes the instruction at cpu->rip (raising #PF/#GP/#UD as hardware would); the result is
+ * the cached copy or scratch, valid until the next decode. */
+const struct x86_insn *decode_insn_slow(struct x86_cpu *cpu, struct x86_insn *scratch);
+int decoder_mode(struct x86_cpu *cpu);
+
+/* The cache-hit path, inlined into the run loop: RIP on the current fetch page, inside the CS
+ * limit with a 16-byte window, and the cached bytes unchanged. Everything else goes slow. */
+static inline const struct x86_insn *decode_insn(struct x86_cpu *cpu, struct x86_insn *scratch)
+{
+  uint64_t lin;
+  if (cpu->code_bits == 64) {
+    lin = cpu->rip;
+    if (!is_canonical(lin)) return decode_insn_slow(cpu, scratch);
+  } else {
+    if (cpu->rip + 15 > cpu->seg[S_CS].limit) return decode_insn_slow(cpu, scratch);
+    lin = (cpu->seg[S_CS].base + cpu->rip) & 0xffffffff;
+  }
+  if ((lin >> 12) + 1 != cpu->fetch_tag || (lin & 0xfff) > 4096 - 16) return decode_insn_slow(cpu, scratch);
+  const uint8_t *p = cpu->fetch_host + (lin & 0xfff);
+  const struct dcache_entry *e = &((const struct dcache_entry *)cpu->dcache)[(uintptr_t)p % DCACHE_SIZE];
+  if (e->host != p || e->mode != cpu->dec_mode || !same_bytes(e, p)) return decode_insn_slow(cpu, scratch);
+  return &e->in;
 }
 
 /* ---- stack ---- */

@@ -50,6 +50,7 @@ void x86_cpu_update_mode(struct x86_cpu *cpu)
   }
   cpu->stack_bits = cpu->code_bits == 64 ? 64 : (cpu->seg[S_SS].db ? 32 : 16);
   cpu->paging = (cpu->cr0 & CR0_PG) && (cpu->cr0 & CR0_PE);
+  cpu->dec_mode = decoder_mode(cpu);
 }
 
 uint64_t seg_linear(struct x86_cpu *cpu, int seg, uint64_t off, int size, int acc)

@@ -62,7 +62,7 @@ static void escalate(struct x86_cpu *cpu)
   }
 }
 
-static void step(struct x86_cpu *cpu)
+static inline void step(struct x86_cpu *cpu)
 {
   struct x86_insn scratch;
   const struct x86_insn *in = decode_insn(cpu, &scratch);
@@ -83,7 +83,7 @@ static bool interrupts_allowed(const struct x86_cpu *cpu)
 
 /* Picks up a new memory map; the generation is published last, so a vCPU that shows the new
  * generation no longer touches the old map or its host pages (see wait_for_vcpus_locked). */
-static void refresh_memmap(struct x86_cpu *cpu)
+static inline void refresh_memmap(struct x86_cpu *cpu)
 {
   unsigned gen = __atomic_load_n(cpu->memmap_gen_slot, __ATOMIC_ACQUIRE);
   if (gen != cpu->memmap_gen) {

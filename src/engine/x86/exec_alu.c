@@ -7,7 +7,7 @@ enum alu_op { ALU_ADD, ALU_OR, ALU_ADC, ALU_SBB, ALU_AND, ALU_SUB, ALU_XOR, ALU_
               ALU_INC, ALU_DEC, ALU_NEG, ALU_NOT };
 
 /* Computes a op b at size, updating flags; returns the (unmasked) result. */
-static uint64_t alu(struct x86_cpu *cpu, enum alu_op op, uint64_t a, uint64_t b, int size)
+static inline __attribute__((always_inline)) uint64_t alu(struct x86_cpu *cpu, enum alu_op op, uint64_t a, uint64_t b, int size)
 {
   uint64_t cf = cpu->rflags & F_CF, r;
   switch (op) {
@@ -39,7 +39,7 @@ static uint64_t alu(struct x86_cpu *cpu, enum alu_op op, uint64_t a, uint64_t b,
   } while (0)
 
 /* dst = dst op src, with LOCK done as a host atomic on guest RAM. */
-static void alu_rmw(struct x86_cpu *cpu, const struct x86_insn *in, enum alu_op op, uint64_t b)
+static inline __attribute__((always_inline)) void alu_rmw(struct x86_cpu *cpu, const struct x86_insn *in, enum alu_op op, uint64_t b)
 {
   int size = in->op[0].size;
   if ((in->prefixes & PFX_LOCK) && in->op[0].kind == OP_MEM) {

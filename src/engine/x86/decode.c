@@ -118,6 +118,10 @@ const struct x86_insn *decode_insn_slow(struct x86_cpu *cpu, struct x86_insn *sc
   if (e->host != p || e->mode != mode || !same_bytes(e, p)) {
     e->host = NULL;
     decode_bytes(cpu, lin, mode, &e->in);
+    int len = e->in.len;
+    e->k0 = len >= 8 ? ~0ULL : (1ULL << (len * 8)) - 1;
+    e->k1 = len <= 8 ? 0 : len >= 16 ? ~0ULL : (1ULL << ((len - 8) * 8)) - 1;
+    memcpy(&e->b0, e->in.bytes, 8), memcpy(&e->b1, e->in.bytes + 8, 8);
     e->host = p;
     e->mode = mode;
   } else if (!limit_ok) {

@@ -104,19 +104,16 @@ static inline bool is_canonical(uint64_t a)
 struct dcache_entry {
   const uint8_t *host;
   uint8_t mode;
+  uint64_t b0, b1, k0, k1;    /* the instruction's bytes and masks, for a two-word compare */
   struct x86_insn in;
 };
 
 /* The cached instruction's bytes still match memory (p has 16 readable bytes). */
 static inline bool same_bytes(const struct dcache_entry *e, const uint8_t *p)
 {
-  uint64_t m0, m1, c0, c1;
+  uint64_t m0, m1;
   memcpy(&m0, p, 8), memcpy(&m1, p + 8, 8);
-  memcpy(&c0, e->in.bytes, 8), memcpy(&c1, e->in.bytes + 8, 8);
-  int len = e->in.len;
-  uint64_t k0 = len >= 8 ? ~0ULL : (1ULL << (len * 8)) - 1;
-  uint64_t k1 = len <= 8 ? 0 : len >= 16 ? ~0ULL : (1ULL << ((len - 8) * 8)) - 1;
-  return !((m0 ^ c0) & k0) && !((m1 ^ c1) & k1);
+  return !(((m0 ^ e->b0) & e->k0) | ((m1 ^ e->b1) & e->k1));
 }
 
 /* Decodes the instruction at cpu->rip (raising #PF/#GP/#UD as hardware would); the result is

@@ -151,17 +151,26 @@ static void walk(struct x86_cpu *cpu, uint64_t lin, int acc, struct walk *w)
 }
 
 /* Returns the TLB entry for lin that permits acc, walking the page tables if needed. */
-static struct tlb_entry *tlb_get(struct x86_cpu *cpu, uint64_t lin, int acc)
+static struct tlb_entry *tlb_fill(struct x86_cpu *cpu, uint64_t lin, int acc);
+
+static inline struct tlb_entry *tlb_get(struct x86_cpu *cpu, uint64_t lin, int acc)
+{
+  uint64_t vpn = lin >> 12;
+  struct tlb_entry *e = &cpu->tlb[vpn % TLB_SIZE];
+  if (e->tag == vpn + 1) {
+    if (!cpu->paging) return e;
+    struct walk w = { e->gpa, e->user, e->write, e->exec, e->dirty };
+    if (!check_access(cpu, &w, acc) && (!(acc & ACC_WRITE) || e->dirty)) return e;
+  }
+  return tlb_fill(cpu, lin, acc);
+}
+
+/* A TLB miss (or an access the cached entry does not allow): walk and refill. */
+static __attribute__((noinline)) struct tlb_entry *tlb_fill(struct x86_cpu *cpu, uint64_t lin, int acc)
 {
   uint64_t vpn = lin >> 12;
   struct tlb_entry *e = &cpu->tlb[vpn % TLB_SIZE];
   struct walk w;
-
-  if (e->tag == vpn + 1) {
-    if (!cpu->paging) return e;
-    w = (struct walk){ e->gpa, e->user, e->write, e->exec, e->dirty };
-    if (!check_access(cpu, &w, acc) && (!(acc & ACC_WRITE) || e->dirty)) return e;
-  }
   if (cpu->paging) {
     walk(cpu, lin, acc, &w);
   } else {
@@ -186,6 +195,30 @@ uint64_t mmu_translate(struct x86_cpu *cpu, uint64_t lin, int acc)
 }
 
 /* ---- physical access: RAM or MMIO exit ---- */
+
+/* Fixed-size host loads/stores (a variable-size memcpy would be a library call). */
+static inline uint64_t load_le(const uint8_t *p, int size)
+{
+  uint8_t b; uint16_t w; uint32_t d; uint64_t q = 0;
+  switch (size) {
+  case 1: memcpy(&b, p, 1); return b;
+  case 2: memcpy(&w, p, 2); return w;
+  case 4: memcpy(&d, p, 4); return d;
+  case 8: memcpy(&q, p, 8); return q;
+  default: memcpy(&q, p, size); return q;
+  }
+}
+
+static inline void store_le(uint8_t *p, int size, uint64_t v)
+{
+  uint8_t b = v; uint16_t w = v; uint32_t d = v;
+  switch (size) {
+  case 1: memcpy(p, &b, 1); return;
+  case 2: memcpy(p, &w, 2); return;
+  case 4: memcpy(p, &d, 4); return;
+  default: memcpy(p, &v, size); return;
+  }
+}
 
 static uint64_t mmio_read(struct x86_cpu *cpu, uint64_t gpa, int size)
 {
@@ -223,18 +256,14 @@ static void mmio_write(struct x86_cpu *cpu, uint64_t gpa, int size, uint64_t v)
 static uint64_t page_read(struct x86_cpu *cpu, uint64_t lin, int size, int acc)
 {
   struct tlb_entry *e = tlb_get(cpu, lin, acc);
-  uint64_t v = 0;
-  if (e->host_r) {
-    memcpy(&v, e->host_r + (lin & 0xfff), size);
-    return v;
-  }
+  if (e->host_r) return load_le(e->host_r + (lin & 0xfff), size);
   return mmio_read(cpu, e->gpa | (lin & 0xfff), size);
 }
 
 static void page_write(struct x86_cpu *cpu, struct tlb_entry *e, uint64_t lin, int size, uint64_t v)
 {
   if (e->host_w) {
-    memcpy(e->host_w + (lin & 0xfff), &v, size);
+    store_le(e->host_w + (lin & 0xfff), size, v);
     return;
   }
   uint64_t gpa = e->gpa | (lin & 0xfff);

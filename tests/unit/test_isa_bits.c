@@ -1,7 +1,8 @@
 /* Bit, atomic and BMI instructions (exec_bit.c, exec_atomic.c, exec_misc.c), checked against the
  * host CPU: each form in isa_bits_forms.h runs in the engine (64-bit mode, through KVM_RUN) and
- * natively (the same bytes, called from a trampoline that loads and saves all GPRs and RFLAGS) on
- * the same random inputs; the results, memory and the flags the SDM defines must agree. RSI (and
+ * natively (the same bytes, called from hostcmp's trampoline, which loads and saves all GPRs and
+ * RFLAGS; XMM zero, MXCSR 0x1f80) on the same random inputs; the results, memory and the flags the
+ * SDM defines must agree. The VM has no IDT: an exception is a shutdown. RSI (and
  * RBX for XLAT) point at a data buffer: guest-physical DATA_GPA+MID in the engine, a host buffer
  * natively, and are compared relative to it. A form whose feature the host lacks runs in the
  * engine only. RDRAND/RDSEED, CMPXCHG16B alignment and CPUID bits are checked on their own, and
@@ -17,31 +18,15 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hostcmp.h"
 #include "softkvm.h"
 #include "testlib.h"
 #include "vmtest.h"
 
-#define GUEST_MEM 0x200000
-#define GDT_GPA 0x500
-#define PML4_GPA 0x2000
-#define PDPT_GPA 0x3000
-#define PD_GPA 0x4000
-#define CODE_GPA 0x8000
-#define DATA_GPA 0x10000
 #define DATA_SIZE 0x4000
 #define MID 0x2000 /* RSI = buffer + MID; BT register offsets reach +-4 KiB from it */
-#define STACK_TOP 0x20000
 #define ITERS 48
 
-#define F_CF 0x1u
-#define F_PF 0x4u
-#define F_AF 0x10u
-#define F_ZF 0x40u
-#define F_SF 0x80u
-#define F_OF 0x800u
-#define F_ARITH (F_CF | F_PF | F_AF | F_ZF | F_SF | F_OF)
-
-enum { RAX, RCX, RDX, RBX, RSP, RBP, RSI, RDI };
 enum { K_NONE, K_BITOFF, K_SPARSE, K_SHXD_CL, K_SHXD16_CL, K_SHXD_IMM, K_CMPXCHG, K_CX8, K_CX16,
        K_XLAT, K_BEXTR, K_BZHI };
 enum { FT_NONE, FT_LZCNT, FT_BMI1, FT_BMI2, FT_ADX, FT_MOVBE, FT_POPCNT, FT_CX16, FT_CLFLUSHOPT,
@@ -59,49 +44,7 @@ static const struct form forms[] = {
 #include "isa_bits_forms.h"
 };
 
-struct st {
-  uint64_t r[16];
-  uint64_t fl;
-};
-
-/* ---- native execution: call the instruction bytes (followed by RET) with every GPR loaded ---- */
-void isa_native_enter(struct st *s, void *code);
-__asm__(".text\n"
-        ".type isa_native_enter,@function\n"
-        "isa_native_enter:\n"
-        "push %rbx\n push %rbp\n push %r12\n push %r13\n push %r14\n push %r15\n"
-        "push %rdi\n push %rsi\n"
-        "pushq 128(%rdi)\n popfq\n"
-        "mov 0(%rdi),%rax\n mov 8(%rdi),%rcx\n mov 16(%rdi),%rdx\n mov 24(%rdi),%rbx\n"
-        "mov 40(%rdi),%rbp\n mov 48(%rdi),%rsi\n mov 64(%rdi),%r8\n mov 72(%rdi),%r9\n"
-        "mov 80(%rdi),%r10\n mov 88(%rdi),%r11\n mov 96(%rdi),%r12\n mov 104(%rdi),%r13\n"
-        "mov 112(%rdi),%r14\n mov 120(%rdi),%r15\n mov 56(%rdi),%rdi\n"
-        "call *(%rsp)\n"
-        "push %rdi\n mov 16(%rsp),%rdi\n"
-        "mov %rax,0(%rdi)\n mov %rcx,8(%rdi)\n mov %rdx,16(%rdi)\n mov %rbx,24(%rdi)\n"
-        "mov %rbp,40(%rdi)\n mov %rsi,48(%rdi)\n mov %r8,64(%rdi)\n mov %r9,72(%rdi)\n"
-        "mov %r10,80(%rdi)\n mov %r11,88(%rdi)\n mov %r12,96(%rdi)\n mov %r13,104(%rdi)\n"
-        "mov %r14,112(%rdi)\n mov %r15,120(%rdi)\n"
-        "pop %rax\n mov %rax,56(%rdi)\n"
-        "pushfq\n pop %rax\n mov %rax,128(%rdi)\n"
-        "add $16,%rsp\n"
-        "pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n ret\n"
-        ".size isa_native_enter,.-isa_native_enter\n");
-
-static uint8_t *jit;   /* one page: instruction + RET */
-static uint8_t *ndata; /* the native data buffer */
 static bool host_has[FT_COUNT];
-
-/* Returns false (and runs nothing) where the host refuses executable memory. */
-static bool native_run(const struct form *f, struct st *s)
-{
-  if (mprotect(jit, 4096, PROT_READ | PROT_WRITE)) return false;
-  memcpy(jit, f->bytes, f->len);
-  jit[f->len] = 0xc3;
-  if (mprotect(jit, 4096, PROT_READ | PROT_EXEC)) return false;
-  isa_native_enter(s, jit);
-  return true;
-}
 
 static void host_features(void)
 {
@@ -122,101 +65,44 @@ static void host_features(void)
   if (__get_cpuid(0x80000001, &a, &b, &c, &d)) host_has[FT_LZCNT] = c >> 5 & 1;
 }
 
-/* ---- the engine: one long-mode VM, reused for every case ---- */
-static struct vmt T;
-
-static void put64(uint64_t gpa, uint64_t v) { memcpy(T.mem + gpa, &v, 8); }
-
-static int setup_vm(void)
-{
-  if (vmt_init(&T, GUEST_MEM) || vmt_set_cpuid(&T)) return -1;
-  struct kvm_sregs s;
-  if (skvm_ioctl(T.vcpu, KVM_GET_SREGS, &s)) return -1;
-  struct kvm_segment code = {.base = 0, .limit = 0xffffffff, .selector = 8, .type = 11, .present = 1,
-                             .s = 1, .l = 1, .g = 1};
-  struct kvm_segment data = code;
-  data.selector = 0x10, data.type = 3, data.l = 0, data.db = 1;
-  s.cs = code;
-  s.ds = s.es = s.fs = s.gs = s.ss = data;
-  put64(GDT_GPA + 8, 0x00af9b000000ffffULL);
-  put64(GDT_GPA + 16, 0x00cf93000000ffffULL);
-  s.gdt.base = GDT_GPA, s.gdt.limit = 0x17;
-  s.idt.base = 0, s.idt.limit = 0;
-  put64(PML4_GPA, PDPT_GPA | 3);
-  put64(PDPT_GPA, PD_GPA | 3);
-  put64(PD_GPA, 0x83); /* 2 MiB identity page */
-  s.cr0 = 0x80050033, s.cr4 = 0x620, s.efer = 0x500, s.cr3 = PML4_GPA;
-  return skvm_ioctl(T.vcpu, KVM_SET_SREGS, &s);
-}
-
-static const int kvm_order[16] = {RAX, RBX, RCX, RDX, RSI, RDI, RSP, RBP, 8, 9, 10, 11, 12, 13, 14, 15};
-
-/* Runs code+HLT; returns the exit reason (KVM_EXIT_HLT expected), the state in *s. */
-static int engine_run(const uint8_t *code, int len, struct st *s)
-{
-  memcpy(T.mem + CODE_GPA, code, len);
-  T.mem[CODE_GPA + len] = 0xf4;
-  struct kvm_regs r;
-  memset(&r, 0, sizeof(r));
-  uint64_t *rr = (uint64_t *)&r.rax;
-  for (int i = 0; i < 16; i++) rr[i] = s->r[kvm_order[i]];
-  r.rsp = STACK_TOP, r.rip = CODE_GPA, r.rflags = s->fl;
-  if (skvm_ioctl(T.vcpu, KVM_SET_REGS, &r)) return -1;
-  if (vmt_run(&T)) return -1;
-  r = vmt_regs(&T);
-  for (int i = 0; i < 16; i++) s->r[kvm_order[i]] = rr[i];
-  s->fl = r.rflags;
-  if (T.run->exit_reason == KVM_EXIT_HLT && r.rip != (uint64_t)CODE_GPA + len + 1) return -2;
-  return (int)T.run->exit_reason;
-}
-
 /* ---- inputs ---- */
-static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
-static uint64_t rng(void)
-{
-  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-  return rng_state;
-}
-
 static uint64_t rnd_val(void)
 {
-  switch (rng() % 10) {
-  case 0: return 0;
-  case 1: return ~0ULL;
-  case 2: return rng() % 80;
-  case 3: return 1ULL << (rng() % 64);
-  case 4: return (1ULL << (rng() % 64)) - 1;
-  case 5: return -(rng() % 80);
-  case 6: return (uint32_t)rng();
-  case 7: return rng() & 0xffff;
-  default: return rng();
+  unsigned k = hc_rng() % 10;
+  switch (k) {
+  case 6: return (uint32_t)hc_rng();
+  case 7: return hc_rng() & 0xffff;
+  case 8: case 9: return hc_rng();
+  default: return hc_rnd_edge(k);
   }
 }
 
-static void make_input(const struct form *f, struct st *s, uint8_t *data)
+static void make_input(const struct form *f, struct hc_state *s, uint8_t *data)
 {
+  memset(s, 0, sizeof(*s)); /* XMM0-15 zero, MXCSR at its reset value: the forms do not use them */
+  s->mx = 0x1f80;
   for (int i = 0; i < 16; i++) s->r[i] = rnd_val();
   s->r[RSP] = 0;
-  s->fl = 2 | (rng() & F_ARITH);
+  s->fl = 2 | (hc_rng() & F_ARITH);
   for (int i = 0; i < DATA_SIZE; i += 8) {
-    uint64_t v = (i >= MID - 64 && i < MID + 64) ? rnd_val() : rng();
+    uint64_t v = (i >= MID - 64 && i < MID + 64) ? rnd_val() : hc_rng();
     memcpy(data + i, &v, 8);
   }
   uint64_t m;
   switch (f->kind) {
-  case K_BITOFF: s->r[f->arg] = (uint64_t)((int64_t)(rng() % 65536) - 32768); break;
-  case K_SPARSE: if (rng() % 4 == 0) s->r[f->arg] = 0; break;
-  case K_SHXD16_CL: s->r[RCX] = (s->r[RCX] & ~0xffULL) | (rng() % 17) | (rng() % 8) << 5; break;
-  case K_BEXTR: s->r[f->arg] = (s->r[f->arg] & ~0xffffULL) | (rng() % 72) | (rng() % 72) << 8; break;
-  case K_BZHI: s->r[f->arg] = (s->r[f->arg] & ~0xffULL) | (rng() % 72); break;
+  case K_BITOFF: s->r[f->arg] = (uint64_t)((int64_t)(hc_rng() % 65536) - 32768); break;
+  case K_SPARSE: if (hc_rng() % 4 == 0) s->r[f->arg] = 0; break;
+  case K_SHXD16_CL: s->r[RCX] = (s->r[RCX] & ~0xffULL) | (hc_rng() % 17) | (hc_rng() % 8) << 5; break;
+  case K_BEXTR: s->r[f->arg] = (s->r[f->arg] & ~0xffffULL) | (hc_rng() % 72) | (hc_rng() % 72) << 8; break;
+  case K_BZHI: s->r[f->arg] = (s->r[f->arg] & ~0xffULL) | (hc_rng() % 72); break;
   case K_CMPXCHG:
-    if (rng() % 2) break;
+    if (hc_rng() % 2) break;
     if (f->arg < 0) memcpy(&s->r[RAX], data + MID, 8);
     else if (f->arg >= 16) s->r[RAX] = s->r[f->arg - 16] >> 8;
     else s->r[RAX] = s->r[f->arg];
     break;
   case K_CX8: case K_CX16:
-    if (rng() % 2) break;
+    if (hc_rng() % 2) break;
     if (f->kind == K_CX8) {
       memcpy(&m, data + MID + f->arg, 8);
       s->r[RAX] = (s->r[RAX] & ~0xffffffffULL) | (uint32_t)m;
@@ -230,7 +116,7 @@ static void make_input(const struct form *f, struct st *s, uint8_t *data)
 }
 
 /* The flags SHLD/SHRD define for this count (none for a 16-bit count above 16: not generated). */
-static uint32_t shxd_mask(const struct form *f, const struct st *s)
+static uint32_t shxd_mask(const struct form *f, const struct hc_state *s)
 {
   unsigned count = f->kind == K_SHXD_IMM ? (unsigned)f->arg
                                          : (unsigned)(s->r[RCX] & (f->arg == 8 ? 63 : 31));
@@ -238,66 +124,18 @@ static uint32_t shxd_mask(const struct form *f, const struct st *s)
   return F_CF | F_SF | F_ZF | F_PF | (count == 1 ? F_OF : 0);
 }
 
-static int n_native, n_engine_only, n_mismatch;
+static void input(struct hc_case *c, struct hc_state *in, uint8_t *data, void *arg)
+{
+  const struct form *f = arg;
+  make_input(f, in, data);
+  c->fmask = f->fmask ? f->fmask : shxd_mask(f, in);
+}
 
 static void run_form(const struct form *f)
 {
-  static uint8_t init[DATA_SIZE];
-  bool native = host_has[f->feat];
-  int fails = 0;
-  for (int it = 0; it < ITERS && fails < 3; it++) {
-    struct st in, e, n;
-    make_input(f, &in, init);
-    uint64_t gbase = DATA_GPA + MID, hbase = (uint64_t)(uintptr_t)ndata + MID;
-    e = in, n = in;
-    e.r[RSI] = gbase, n.r[RSI] = hbase;
-    if (f->kind == K_XLAT) e.r[RBX] = gbase, n.r[RBX] = hbase;
-    memcpy(T.mem + DATA_GPA, init, DATA_SIZE);
-    int ex = engine_run(f->bytes, f->len, &e);
-    if (ex != KVM_EXIT_HLT) {
-      test_fail(__FILE__, __LINE__, "%s: engine exit %d (want HLT)", f->text, ex);
-      fails++;
-      continue;
-    }
-    test_passed++;
-    if (!native) { n_engine_only++; continue; }
-    memcpy(ndata, init, DATA_SIZE);
-    if (!native_run(f, &n)) {
-      for (int k = 0; k < FT_COUNT; k++) host_has[k] = false;
-      n_engine_only++;
-      continue;
-    }
-    n_native++;
-    e.r[RSI] -= gbase, n.r[RSI] -= hbase;
-    if (f->kind == K_XLAT) e.r[RBX] -= gbase, n.r[RBX] -= hbase;
-    uint32_t fm = f->fmask ? f->fmask : shxd_mask(f, &in);
-    bool bad = false;
-    for (int i = 0; i < 16; i++) {
-      if (i == RSP || e.r[i] == n.r[i]) continue;
-      test_fail(__FILE__, __LINE__, "%s: reg %d engine 0x%llx native 0x%llx (input 0x%llx)", f->text, i,
-                (unsigned long long)e.r[i], (unsigned long long)n.r[i], (unsigned long long)in.r[i]);
-      bad = true;
-    }
-    if ((e.fl ^ n.fl) & fm) {
-      test_fail(__FILE__, __LINE__, "%s: flags engine 0x%llx native 0x%llx (mask 0x%x, input 0x%llx)",
-                f->text, (unsigned long long)e.fl, (unsigned long long)n.fl, fm, (unsigned long long)in.fl);
-      bad = true;
-    }
-    if (memcmp(T.mem + DATA_GPA, ndata, DATA_SIZE)) {
-      int off = 0;
-      while (T.mem[DATA_GPA + off] == ndata[off]) off++;
-      test_fail(__FILE__, __LINE__, "%s: memory differs at MID%+d", f->text, off - MID);
-      bad = true;
-    }
-    if (bad) {
-      fails++, n_mismatch++;
-      fprintf(stderr, "  input: rax %llx rbx %llx rcx %llx rdx %llx fl %llx\n",
-              (unsigned long long)in.r[RAX], (unsigned long long)in.r[RBX],
-              (unsigned long long)in.r[RCX], (unsigned long long)in.r[RDX], (unsigned long long)in.fl);
-    } else {
-      test_passed++;
-    }
-  }
+  struct hc_case c = {.text = f->text, .bytes = f->bytes, .len = f->len, .native = host_has[f->feat],
+                      .nptr = f->kind == K_XLAT ? 2 : 1, .ptr = {{RSI, 0}, {RBX, 0}}};
+  hc_cases(&c, ITERS, input, (void *)f);
 }
 
 /* RDRAND/RDSEED: CF=1 with other arithmetic flags clear, and not a constant. */
@@ -312,9 +150,9 @@ static void test_random(void)
     int distinct = 0;
     uint64_t width = ops[i].len == 3 ? 0xffffffffULL : ops[i].b[0] == 0x66 ? 0xffff : ~0ULL;
     for (int k = 0; k < 4; k++) {
-      struct st s = {.fl = 2 | F_ARITH};
+      struct hc_state s = {.fl = 2 | F_ARITH};
       s.r[RAX] = 0x5555555555555555ULL;
-      CHECK_EQ(engine_run(ops[i].b, ops[i].len, &s), KVM_EXIT_HLT);
+      CHECK_EQ(hc_engine_exec(ops[i].b, ops[i].len, &s), RES_OK);
       CHECK_EQ(s.fl & F_ARITH, F_CF);
       if (width == 0xffffffffULL) CHECK_EQ(s.r[RAX] >> 32, 0);
       if (width == 0xffff) CHECK_EQ(s.r[RAX] >> 16, 0x555555555555ULL);
@@ -331,14 +169,14 @@ static void test_random(void)
 static void test_cx16_align(void)
 {
   static const uint8_t b[] = {0x48, 0x0f, 0xc7, 0x4e, 0x08}; /* cmpxchg16b [rsi+8] */
-  struct st s = {.fl = 2};
+  struct hc_state s = {.fl = 2};
   s.r[RSI] = DATA_GPA + MID;
-  CHECK_EQ(engine_run(b, sizeof(b), &s), KVM_EXIT_SHUTDOWN);
+  CHECK_EQ(hc_engine_exec(b, sizeof(b), &s), KVM_EXIT_SHUTDOWN);
 }
 
 static void test_cpuid_bits(void)
 {
-  struct kvm_cpuid2 *c = vmt_supported_cpuid(T.sys);
+  struct kvm_cpuid2 *c = vmt_supported_cpuid(hc_vm.sys);
   CHECK(c != NULL);
   if (!c) return;
   uint32_t l0 = 0, l1c = 0, l1d = 0, l7b = 0, x1c = 0;
@@ -406,20 +244,20 @@ static void *smp_thread(void *arg)
 
 static void test_smp_lock(void)
 {
-  struct smp_vcpu v[2] = {{T.vcpu, T.run, -1}, {-1, NULL, -1}};
-  v[1].fd = skvm_ioctl(T.vm, KVM_CREATE_VCPU, (void *)1);
+  struct smp_vcpu v[2] = {{hc_vm.vcpu, hc_vm.run, -1}, {-1, NULL, -1}};
+  v[1].fd = skvm_ioctl(hc_vm.vm, KVM_CREATE_VCPU, (void *)1);
   CHECK(v[1].fd >= 0);
   if (v[1].fd < 0) return;
-  v[1].run = skvm_mmap(NULL, (size_t)T.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v[1].fd, 0);
+  v[1].run = skvm_mmap(NULL, (size_t)hc_vm.run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v[1].fd, 0);
   CHECK(v[1].run != MAP_FAILED);
-  struct kvm_cpuid2 *c = vmt_supported_cpuid(T.sys);
+  struct kvm_cpuid2 *c = vmt_supported_cpuid(hc_vm.sys);
   struct kvm_sregs s;
   CHECK(c && skvm_ioctl(v[1].fd, KVM_SET_CPUID2, c) == 0);
   free(c);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_SREGS, &s), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_SREGS, &s), 0);
   CHECK_EQ(skvm_ioctl(v[1].fd, KVM_SET_SREGS, &s), 0);
-  memcpy(T.mem + CODE_GPA, smp_code, sizeof(smp_code));
-  memset(T.mem + DATA_GPA + MID, 0, 64);
+  memcpy(hc_vm.mem + CODE_GPA, smp_code, sizeof(smp_code));
+  memset(hc_vm.mem + DATA_GPA + MID, 0, 64);
   for (int i = 0; i < 2; i++) {
     struct kvm_regs r;
     memset(&r, 0, sizeof(r));
@@ -438,36 +276,31 @@ static void test_smp_lock(void)
   }
   uint32_t xadd_count, cas_count, bits;
   uint64_t cas16[2];
-  memcpy(&xadd_count, T.mem + DATA_GPA + MID, 4);
-  memcpy(&cas_count, T.mem + DATA_GPA + MID + 8, 4);
-  memcpy(&bits, T.mem + DATA_GPA + MID + 16, 4);
-  memcpy(cas16, T.mem + DATA_GPA + MID + 32, 16);
+  memcpy(&xadd_count, hc_vm.mem + DATA_GPA + MID, 4);
+  memcpy(&cas_count, hc_vm.mem + DATA_GPA + MID + 8, 4);
+  memcpy(&bits, hc_vm.mem + DATA_GPA + MID + 16, 4);
+  memcpy(cas16, hc_vm.mem + DATA_GPA + MID + 32, 16);
   CHECK_EQ(xadd_count, 2 * SMP_ITERS);
   CHECK_EQ(cas_count, 2 * SMP_ITERS);
   CHECK_EQ(bits, 0);
   CHECK_EQ(cas16[0], 2 * SMP_ITERS);
   CHECK_EQ(cas16[1], 0);
-  if (v[1].run != MAP_FAILED) munmap(v[1].run, (size_t)T.run_size);
+  if (v[1].run != MAP_FAILED) munmap(v[1].run, (size_t)hc_vm.run_size);
   skvm_close(v[1].fd);
 }
 
 int main(void)
 {
   host_features();
-  jit = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ndata = mmap(NULL, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  CHECK(jit != MAP_FAILED && ndata != MAP_FAILED);
-  int rc = setup_vm();
-  CHECK_EQ(rc, 0);
-  if (rc == 0 && jit != MAP_FAILED && ndata != MAP_FAILED) {
+  int rc = hc_setup(DATA_SIZE, MID, false);
+  if (rc == 0) {
     for (unsigned i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) run_form(&forms[i]);
-    printf("%u forms: %d cases compared with the host, %d engine-only, %d mismatching\n",
-           (unsigned)(sizeof(forms) / sizeof(forms[0])), n_native, n_engine_only, n_mismatch);
+    hc_print_counts(sizeof(forms) / sizeof(forms[0]));
     test_random();
     test_cpuid_bits();
     test_smp_lock();
     test_cx16_align();
   }
-  vmt_fini(&T);
+  hc_fini();
   return test_summary();
 }

@@ -34,26 +34,8 @@
 #define PTE_D 0x40ULL
 #define PTE_PS 0x80ULL
 
-static void put64(uint8_t *mem, uint64_t gpa, uint64_t v) { memcpy(mem + gpa, &v, 8); }
-static uint64_t get64(const uint8_t *mem, uint64_t gpa) { uint64_t v; memcpy(&v, mem + gpa, 8); return v; }
-static uint32_t get32(const uint8_t *mem, uint64_t gpa) { uint32_t v; memcpy(&v, mem + gpa, 4); return v; }
-
-/* A flat segment as both a GDT descriptor (written to guest memory) and the kvm_segment KVM_SET_SREGS
- * takes for it (as kvm_seg_set_kernel_code_64bit and friends do). */
-static void flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int code64, int db) {
-  memset(s, 0, sizeof(*s));
-  s->selector = sel;
-  s->base = 0;
-  s->limit = 0xffffffff;
-  s->type = type;
-  s->present = 1;
-  s->s = 1;
-  s->dpl = 0;
-  s->l = (uint8_t)code64;
-  s->db = (uint8_t)db;
-  s->g = 1;
-}
-
+/* The GDT descriptor of a kvm_segment: each flat segment (vmt_flat_seg, as kvm_seg_set_kernel_code_64bit
+ * and friends make them) goes both to KVM_SET_SREGS and, as this, to guest memory. */
 static uint64_t desc(const struct kvm_segment *s) {
   uint64_t lim = s->g ? s->limit >> 12 : s->limit;
   uint64_t d = (lim & 0xffff) | ((s->base & 0xffffff) << 16);
@@ -66,8 +48,8 @@ static uint64_t desc(const struct kvm_segment *s) {
 
 /* Common part: GDT with null, code 0x08, data 0x10, TSS 0x18 (16 bytes in long mode). */
 static void setup_gdt(struct vmt *t, struct kvm_sregs *s, int long_mode) {
-  flat_seg(&s->cs, 0x08, 11, long_mode, !long_mode);
-  flat_seg(&s->ds, 0x10, 3, 0, 1);
+  vmt_flat_seg(&s->cs, 0x08, 11, long_mode, !long_mode);
+  vmt_flat_seg(&s->ds, 0x10, 3, 0, 1);
   s->es = s->fs = s->gs = s->ss = s->ds;
   memset(&s->tr, 0, sizeof(s->tr));
   s->tr.selector = 0x18;
@@ -77,11 +59,11 @@ static void setup_gdt(struct vmt *t, struct kvm_sregs *s, int long_mode) {
   s->tr.present = 1;
   memset(&s->ldt, 0, sizeof(s->ldt));
   s->ldt.unusable = 1; /* kvm_seg_set_unusable */
-  put64(t->mem, GDT_GPA + 0x00, 0);
-  put64(t->mem, GDT_GPA + 0x08, desc(&s->cs));
-  put64(t->mem, GDT_GPA + 0x10, desc(&s->ds));
-  put64(t->mem, GDT_GPA + 0x18, desc(&s->tr));
-  put64(t->mem, GDT_GPA + 0x20, 0); /* TSS base 63:32 (long mode) */
+  vmt_put64(t, GDT_GPA + 0x00, 0);
+  vmt_put64(t, GDT_GPA + 0x08, desc(&s->cs));
+  vmt_put64(t, GDT_GPA + 0x10, desc(&s->ds));
+  vmt_put64(t, GDT_GPA + 0x18, desc(&s->tr));
+  vmt_put64(t, GDT_GPA + 0x20, 0); /* TSS base 63:32 (long mode) */
   s->gdt.base = GDT_GPA;
   s->gdt.limit = long_mode ? 0x27 : 0x1f;
   memset(t->mem + TSS_GPA, 0, 0x68);
@@ -99,11 +81,11 @@ static int start(struct vmt *t, const uint8_t *code, size_t n, int long_mode) {
   if (long_mode) {
     /* PML4[0] -> PDPT[0] -> PD; PD[0] = 2 MiB identity page; PD[1] -> PT, whose 4 KiB pages map
      * virtual 0x200000 + i*4K onto physical 0x10000 + i*4K (an alias of identity-mapped memory). */
-    put64(t->mem, PML4_GPA, PDPT_GPA | PTE_P | PTE_RW);
-    put64(t->mem, PDPT_GPA, PD_GPA | PTE_P | PTE_RW);
-    put64(t->mem, PD_GPA + 0, 0 | PTE_PS | PTE_P | PTE_RW);
-    put64(t->mem, PD_GPA + 8, PT_GPA | PTE_P | PTE_RW);
-    for (uint64_t i = 0; i < 16; i++) put64(t->mem, PT_GPA + i * 8, (0x10000 + i * 0x1000) | PTE_P | PTE_RW);
+    vmt_put64(t, PML4_GPA, PDPT_GPA | PTE_P | PTE_RW);
+    vmt_put64(t, PDPT_GPA, PD_GPA | PTE_P | PTE_RW);
+    vmt_put64(t, PD_GPA + 0, 0 | PTE_PS | PTE_P | PTE_RW);
+    vmt_put64(t, PD_GPA + 8, PT_GPA | PTE_P | PTE_RW);
+    for (uint64_t i = 0; i < 16; i++) vmt_put64(t, PT_GPA + i * 8, (0x10000 + i * 0x1000) | PTE_P | PTE_RW);
     s.cr0 = 0x80050033; /* PE MP ET NE WP AM PG */
     s.cr4 = 0x620;      /* PAE OSFXSR OSXMMEXCPT */
     s.efer = 0x500;     /* LME LMA */
@@ -122,14 +104,7 @@ static int start(struct vmt *t, const uint8_t *code, size_t n, int long_mode) {
   CHECK_EQ(g.cr0, s.cr0);
   CHECK_EQ(g.efer, s.efer);
   CHECK_EQ(g.cs.l, s.cs.l);
-  struct kvm_regs r;
-  memset(&r, 0, sizeof(r));
-  r.rip = CODE_GPA;
-  r.rsp = STACK_TOP;
-  r.rflags = 2;
-  rc = skvm_ioctl(t->vcpu, KVM_SET_REGS, &r);
-  CHECK_EQ(rc, 0);
-  return rc ? -1 : 0;
+  return vmt_set_entry(t->vcpu, CODE_GPA, STACK_TOP);
 }
 
 static void test_long_mode(void) {
@@ -188,15 +163,15 @@ static void test_long_mode(void) {
     CHECK_EQ(r.rsp, STACK_TOP);
     CHECK_EQ(r.rflags, 0x2); /* last flag writer: inc 0x55667788 -> all clear, CF 0 from add */
     CHECK_EQ(r.rsi | r.rbp | r.r8 | r.r15, 0);
-    CHECK_EQ(get32(t.mem, 0x10010), 0xcafebabe);
-    CHECK_EQ(get64(t.mem, STACK_TOP - 8), 0x1122334455667788ULL); /* pushed rbx */
-    CHECK_EQ(get64(t.mem, STACK_TOP - 16), 0x8031);               /* return address */
+    CHECK_EQ(vmt_get32(&t, 0x10010), 0xcafebabe);
+    CHECK_EQ(vmt_get64(&t, STACK_TOP - 8), 0x1122334455667788ULL); /* pushed rbx */
+    CHECK_EQ(vmt_get64(&t, STACK_TOP - 16), 0x8031);               /* return address */
     /* The walker set Accessed on every level it used and Dirty on the written 4 KiB page. */
-    CHECK(get64(t.mem, PML4_GPA) & PTE_A);
-    CHECK(get64(t.mem, PDPT_GPA) & PTE_A);
-    CHECK(get64(t.mem, PD_GPA + 8) & PTE_A);
-    CHECK_EQ(get64(t.mem, PT_GPA) & (PTE_A | PTE_D), PTE_A | PTE_D);
-    CHECK_EQ(get64(t.mem, PT_GPA + 8) & (PTE_A | PTE_D), 0); /* never touched */
+    CHECK(vmt_get64(&t, PML4_GPA) & PTE_A);
+    CHECK(vmt_get64(&t, PDPT_GPA) & PTE_A);
+    CHECK(vmt_get64(&t, PD_GPA + 8) & PTE_A);
+    CHECK_EQ(vmt_get64(&t, PT_GPA) & (PTE_A | PTE_D), PTE_A | PTE_D);
+    CHECK_EQ(vmt_get64(&t, PT_GPA + 8) & (PTE_A | PTE_D), 0); /* never touched */
     struct kvm_sregs s;
     CHECK_EQ(skvm_ioctl(t.vcpu, KVM_GET_SREGS, &s), 0);
     CHECK_EQ(s.efer, 0x500);
@@ -247,9 +222,9 @@ static void test_protected_mode(void) {
     CHECK_EQ(r.rdx, 0x1000);
     CHECK_EQ(r.rsp, STACK_TOP);
     CHECK_EQ(r.rflags, 0x2);
-    CHECK_EQ(get32(t.mem, 0x10010), 0xcafebabe);
-    CHECK_EQ(get32(t.mem, STACK_TOP - 4), 0x55667788);
-    CHECK_EQ(get32(t.mem, STACK_TOP - 8), 0x8020);
+    CHECK_EQ(vmt_get32(&t, 0x10010), 0xcafebabe);
+    CHECK_EQ(vmt_get32(&t, STACK_TOP - 4), 0x55667788);
+    CHECK_EQ(vmt_get32(&t, STACK_TOP - 8), 0x8020);
     struct kvm_sregs s;
     CHECK_EQ(skvm_ioctl(t.vcpu, KVM_GET_SREGS, &s), 0);
     CHECK_EQ(s.cr0, 0x31);

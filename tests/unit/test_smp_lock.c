@@ -71,23 +71,11 @@ struct vcpu {
   int rc, exit_reason, runs;
 };
 
-static void flat(struct kvm_segment *s, uint16_t sel, uint8_t type) {
-  memset(s, 0, sizeof(*s));
-  s->selector = sel;
-  s->base = 0;
-  s->limit = 0xffffffff;
-  s->type = type;
-  s->present = 1;
-  s->s = 1;
-  s->db = 1;
-  s->g = 1;
-}
-
 static int setup_vcpu(struct vcpu *v, uint64_t rsp) {
   struct kvm_sregs s;
   if (skvm_ioctl(v->fd, KVM_GET_SREGS, &s)) { CHECK(0); return -1; }
-  flat(&s.cs, 0x08, 11);
-  flat(&s.ds, 0x10, 3);
+  vmt_flat_seg(&s.cs, 0x08, 11, 0, 1);
+  vmt_flat_seg(&s.ds, 0x10, 3, 0, 1);
   s.es = s.fs = s.gs = s.ss = s.ds;
   memset(&s.tr, 0, sizeof(s.tr));
   s.tr.type = 11;
@@ -102,14 +90,7 @@ static int setup_vcpu(struct vcpu *v, uint64_t rsp) {
   int rc = skvm_ioctl(v->fd, KVM_SET_SREGS, &s);
   CHECK_EQ(rc, 0);
   if (rc) return -1;
-  struct kvm_regs r;
-  memset(&r, 0, sizeof(r));
-  r.rip = CODE_GPA;
-  r.rsp = rsp;
-  r.rflags = 2;
-  rc = skvm_ioctl(v->fd, KVM_SET_REGS, &r);
-  CHECK_EQ(rc, 0);
-  return rc ? -1 : 0;
+  return vmt_set_entry(v->fd, CODE_GPA, rsp);
 }
 
 /* The vCPU thread: KVM_RUN until HLT (or an error / unexpected exit). No CHECKs here: the
@@ -123,8 +104,6 @@ static void *vcpu_thread(void *arg) {
   }
   return NULL;
 }
-
-static uint32_t get32(const uint8_t *mem, uint64_t gpa) { uint32_t v; memcpy(&v, mem + gpa, 4); return v; }
 
 static void test_two_vcpus(void) {
   struct vmt t;
@@ -167,11 +146,11 @@ static void test_two_vcpus(void) {
       CHECK_EQ(r.rip, CODE_GPA + sizeof(code)); /* after the HLT */
       CHECK_EQ(r.rcx, 0);
     }
-    CHECK_EQ(get32(t.mem, C1_GPA), 2 * N); /* lock add */
-    CHECK_EQ(get32(t.mem, C2_GPA), 2 * N); /* lock xadd */
-    CHECK_EQ(get32(t.mem, C3_GPA), 2 * N); /* xchg spinlock + plain increment */
-    CHECK_EQ(get32(t.mem, LK_GPA), 0);     /* lock released */
-    CHECK_EQ(get32(t.mem, C4_GPA), 2 * N); /* lock cmpxchg loop */
+    CHECK_EQ(vmt_get32(&t, C1_GPA), 2 * N); /* lock add */
+    CHECK_EQ(vmt_get32(&t, C2_GPA), 2 * N); /* lock xadd */
+    CHECK_EQ(vmt_get32(&t, C3_GPA), 2 * N); /* xchg spinlock + plain increment */
+    CHECK_EQ(vmt_get32(&t, LK_GPA), 0);     /* lock released */
+    CHECK_EQ(vmt_get32(&t, C4_GPA), 2 * N); /* lock cmpxchg loop */
   }
   munmap(v[1].run, (size_t)v[1].run_size);
   skvm_close(v[1].fd);

@@ -19,28 +19,14 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "hostcmp.h"
 #include "softkvm.h"
 #include "testlib.h"
 #include "vmtest.h"
 
-#define GUEST_MEM 0x200000
-#define GDT_GPA 0x500
-#define IDT_GPA 0x1000
-#define PML4_GPA 0x2000
-#define PDPT_GPA 0x3000
-#define PD_GPA 0x4000
-#define MX_GPA 0x6000
-#define CODE_GPA 0x8000
-#define STUB_GPA 0x9000
-#define DATA_GPA 0x10000
 #define DATA_SIZE 0x1000
 #define MID 0x800
-#define STACK_TOP 0x20000
 #define ITERS 300
-
-#define F_ARITH 0x8d5u
-#define CR0_BASE 0x80050033ULL
-#define CR4_BASE 0x620ULL
 
 enum { K_NONE, K_CW, K_STENV32, K_STENV16, K_ENV32, K_ENV16, K_SAVE32, K_SAVE16, K_MMX };
 enum { T_RAND, T_F32, T_F64, T_F80, T_I16, T_I32, T_I64, T_BCD };
@@ -62,6 +48,8 @@ struct st {
   _Alignas(16) uint8_t img[512];
 };
 
+/* Its own trampoline (not hostcmp's): the x87, XMM and MXCSR state goes in and out as the FXSAVE64
+ * image, with the host's own saved around it. */
 void x87_native_enter(struct st *s, void *code);
 __asm__(".text\n"
         ".type x87_native_enter,@function\n"
@@ -83,65 +71,13 @@ __asm__(".text\n"
         "pop %r15\n pop %r14\n pop %r13\n pop %r12\n pop %rbp\n pop %rbx\n ret\n"
         ".size x87_native_enter,.-x87_native_enter\n");
 
-static uint8_t *jit, *ndata;
-
 static void native_run(const struct form *f, struct st *s)
 {
-  mprotect(jit, 4096, PROT_READ | PROT_WRITE);
-  memcpy(jit, f->bytes, f->len);
-  jit[f->len] = 0xc3;
-  mprotect(jit, 4096, PROT_READ | PROT_EXEC);
-  x87_native_enter(s, jit);
+  hc_jit_load(f->bytes, f->len);
+  x87_native_enter(s, hc_jit);
 }
 
 /* ---- the engine ---- */
-static struct vmt T;
-static struct kvm_sregs base_sregs;
-
-static void put64(uint64_t gpa, uint64_t v) { memcpy(T.mem + gpa, &v, 8); }
-static void put32(uint64_t gpa, uint32_t v) { memcpy(T.mem + gpa, &v, 4); }
-static uint32_t get32(uint64_t gpa) { uint32_t v; memcpy(&v, T.mem + gpa, 4); return v; }
-
-static int setup_vm(void)
-{
-  if (vmt_init(&T, GUEST_MEM) || vmt_set_cpuid(&T)) return -1;
-  struct kvm_sregs s;
-  if (skvm_ioctl(T.vcpu, KVM_GET_SREGS, &s)) return -1;
-  struct kvm_segment code = {.base = 0, .limit = 0xffffffff, .selector = 8, .type = 11, .present = 1,
-                             .s = 1, .l = 1, .g = 1};
-  struct kvm_segment data = code;
-  data.selector = 0x10, data.type = 3, data.l = 0, data.db = 1;
-  s.cs = code;
-  s.ds = s.es = s.fs = s.gs = s.ss = data;
-  put64(GDT_GPA + 8, 0x00af9b000000ffffULL);
-  put64(GDT_GPA + 16, 0x00cf93000000ffffULL);
-  s.gdt.base = GDT_GPA, s.gdt.limit = 0x17;
-  for (int v = 0; v < 32; v++) {
-    uint64_t h = STUB_GPA + v * 16;
-    put64(IDT_GPA + v * 16, (h & 0xffff) | 8ULL << 16 | 0x8eULL << 40 | (h >> 16 & 0xffff) << 48);
-    put64(IDT_GPA + v * 16 + 8, h >> 32);
-    T.mem[h] = 0xb8;
-    put32(h + 1, (uint32_t)v);
-    T.mem[h + 5] = 0xf4;
-  }
-  s.idt.base = IDT_GPA, s.idt.limit = 32 * 16 - 1;
-  put64(PML4_GPA, PDPT_GPA | 3);
-  put64(PDPT_GPA, PD_GPA | 3);
-  put64(PD_GPA, 0x83);
-  s.cr0 = CR0_BASE, s.cr4 = CR4_BASE, s.efer = 0x500, s.cr3 = PML4_GPA;
-  base_sregs = s;
-  return skvm_ioctl(T.vcpu, KVM_SET_SREGS, &s);
-}
-
-static void set_cr0(uint64_t cr0)
-{
-  struct kvm_sregs s = base_sregs;
-  s.cr0 = cr0;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_SREGS, &s), 0);
-}
-
-enum { RES_OK = 0, RES_BADRIP = -2, RES_EXC = 100 };
-
 static void img_to_fpu(const uint8_t *img, struct kvm_fpu *f)
 {
   memset(f, 0, sizeof(*f));
@@ -165,43 +101,27 @@ static void fpu_to_img(const struct kvm_fpu *f, uint8_t *img)
 static int engine_exec(const uint8_t *insn, int len, struct st *s, bool mx)
 {
   uint8_t code[64];
-  int n = 0;
-  static const uint8_t ld[] = {0x0f, 0xae, 0x14, 0x25}, stx[] = {0x0f, 0xae, 0x1c, 0x25};
-  uint32_t a = MX_GPA, b = MX_GPA + 4, mxv;
-  if (mx) memcpy(code, ld, 4), memcpy(code + 4, &a, 4), n = 8;
-  memcpy(code + n, insn, len), n += len;
-  if (mx) memcpy(code + n, stx, 4), memcpy(code + n + 4, &b, 4), n += 8;
-  code[n] = 0xf4;
-  memcpy(T.mem + CODE_GPA, code, n + 1);
+  int n = len;
+  uint32_t mxv;
+  if (mx) n = hc_mx_wrap(code, insn, len);
+  else memcpy(code, insn, len);
   memcpy(&mxv, s->img + 24, 4);
-  put32(MX_GPA, mxv);
+  hc_put32(MX_GPA, mxv);
   struct kvm_regs r;
   memset(&r, 0, sizeof(r));
-  r.rax = s->rax, r.rsi = s->rsi, r.rdi = s->rdi;
-  r.rsp = STACK_TOP, r.rip = CODE_GPA, r.rflags = s->fl;
+  r.rax = s->rax, r.rsi = s->rsi, r.rdi = s->rdi, r.rflags = s->fl;
   struct kvm_fpu fpu;
   img_to_fpu(s->img, &fpu);
-  if (skvm_ioctl(T.vcpu, KVM_SET_REGS, &r) || skvm_ioctl(T.vcpu, KVM_SET_FPU, &fpu)) return -1;
-  if (vmt_run(&T)) return -1;
-  r = vmt_regs(&T);
+  int rc = hc_exec(code, n, &r, &fpu);
+  if (rc == -1) return -1;
   s->rax = r.rax, s->rsi = r.rsi, s->rdi = r.rdi, s->fl = r.rflags;
-  if (skvm_ioctl(T.vcpu, KVM_GET_FPU, &fpu)) return -1;
   fpu_to_img(&fpu, s->img);
-  if (mx) { mxv = get32(MX_GPA + 4); memcpy(s->img + 24, &mxv, 4); }
-  if (T.run->exit_reason != KVM_EXIT_HLT) return (int)T.run->exit_reason;
-  if (r.rip == (uint64_t)CODE_GPA + n + 1) return RES_OK;
-  if (r.rip >= STUB_GPA && r.rip < STUB_GPA + 32 * 16 && (r.rip & 15) == 6)
-    return RES_EXC + (int)((r.rip - STUB_GPA) / 16);
-  return RES_BADRIP;
+  if (mx) { mxv = hc_get32(MX_GPA + 4); memcpy(s->img + 24, &mxv, 4); }
+  return rc;
 }
 
 /* ---- inputs ---- */
-static uint64_t rng_state = 0x243f6a8885a308d3ULL;
-static uint64_t rng(void)
-{
-  rng_state ^= rng_state << 13, rng_state ^= rng_state >> 7, rng_state ^= rng_state << 17;
-  return rng_state;
-}
+#define SEED 0x243f6a8885a308d3ULL
 
 static void put80(uint8_t *p, uint64_t m, unsigned se)
 {
@@ -211,43 +131,43 @@ static void put80(uint8_t *p, uint64_t m, unsigned se)
 
 static void rnd80(uint8_t *p)
 {
-  unsigned s = (rng() & 1) << 15;
-  uint64_t r = rng();
-  switch (rng() % 16) {
+  unsigned s = (hc_rng() & 1) << 15;
+  uint64_t r = hc_rng();
+  switch (hc_rng() % 16) {
   case 0: put80(p, 0, s); break;                                         /* zero */
   case 1: put80(p, 1ULL << 63, s | 0x7fff); break;                       /* infinity */
-  case 2: put80(p, 3ULL << 62 | (rng() % 4 ? 0 : r >> 2), s | 0x7fff); break;   /* QNaN */
+  case 2: put80(p, 3ULL << 62 | (hc_rng() % 4 ? 0 : r >> 2), s | 0x7fff); break;   /* QNaN */
   case 3: put80(p, 1ULL << 63 | ((r >> 2) | 1), s | 0x7fff); break;      /* SNaN */
   case 4: put80(p, r >> 1, s); break;                                    /* denormal */
   case 5:
-    switch (rng() % 4) {
+    switch (hc_rng() % 4) {
     case 0: put80(p, r | 1ULL << 63, s); break;                           /* pseudo-denormal */
-    case 1: put80(p, r >> 1, s | (1 + rng() % 0x7ffe)); break;           /* unnormal */
+    case 1: put80(p, r >> 1, s | (1 + hc_rng() % 0x7ffe)); break;           /* unnormal */
     case 2: put80(p, 0, s | 0x7fff); break;                              /* pseudo-infinity */
     default: put80(p, r | 1ULL << 63, s | 1); break;                      /* smallest normals */
     }
     break;
-  case 6: case 7: put80(p, r | 1ULL << 63, s | (0x3fff - 70 + rng() % 140)); break;
-  case 8: put80(p, r | 1ULL << 63, s | (rng() % 0x7fff)); break;
+  case 6: case 7: put80(p, r | 1ULL << 63, s | (0x3fff - 70 + hc_rng() % 140)); break;
+  case 8: put80(p, r | 1ULL << 63, s | (hc_rng() % 0x7fff)); break;
   case 9: { /* integers and half-integers */
-    long double v = (long double)(int64_t)(rng() % 200000) / (rng() % 2 ? 1 : 2);
-    if (rng() % 4 == 0) v = (long double)(int64_t)r;
+    long double v = (long double)(int64_t)(hc_rng() % 200000) / (hc_rng() % 2 ? 1 : 2);
+    if (hc_rng() % 4 == 0) v = (long double)(int64_t)r;
     if (s) v = -v;
     memcpy(p, &v, 10);
     break;
   }
   case 10: { /* near multiples of pi/4 (FSIN, FPTAN, FPREM) and big arguments */
-    long double v = 0.785398163397448309616L * (long double)(rng() % 64) * (1 + (long double)(r % 100) * 1e-19L);
-    if (rng() % 4 == 0) v = (long double)r * 1e3L;
+    long double v = 0.785398163397448309616L * (long double)(hc_rng() % 64) * (1 + (long double)(r % 100) * 1e-19L);
+    if (hc_rng() % 4 == 0) v = (long double)r * 1e3L;
     if (s) v = -v;
     memcpy(p, &v, 10);
     break;
   }
-  case 11: put80(p, 1ULL << 63 | (r & 0xffffff), s | (0x3fff + rng() % 3)); break;
-  case 12: put80(p, 1ULL << 63 | (r >> 40), s | (0x3fff - 1 - rng() % 3)); break;   /* near 1, 0.5 */
-  case 13: put80(p, r | 1ULL << 63, s | (0x43fe - 3 + rng() % 6)); break;           /* int64 limits */
-  case 14: put80(p, r | 1ULL << 63, s | (0x3fff + 14 + rng() % 20)); break;          /* int16/32 limits */
-  default: put80(p, r | 1ULL << 63, s | (0x3f80 + rng() % 0x100)); break;
+  case 11: put80(p, 1ULL << 63 | (r & 0xffffff), s | (0x3fff + hc_rng() % 3)); break;
+  case 12: put80(p, 1ULL << 63 | (r >> 40), s | (0x3fff - 1 - hc_rng() % 3)); break;   /* near 1, 0.5 */
+  case 13: put80(p, r | 1ULL << 63, s | (0x43fe - 3 + hc_rng() % 6)); break;           /* int64 limits */
+  case 14: put80(p, r | 1ULL << 63, s | (0x3fff + 14 + hc_rng() % 20)); break;          /* int16/32 limits */
+  default: put80(p, r | 1ULL << 63, s | (0x3f80 + hc_rng() % 0x100)); break;
   }
 }
 
@@ -260,12 +180,12 @@ static const uint64_t f64s[] = {0, 0x8000000000000000ULL, 0x7ff0000000000000ULL,
 static uint64_t rnd_int(int bytes)
 {
   uint64_t v;
-  switch (rng() % 6) {
-  case 0: v = rng() % 100; break;
-  case 1: v = -(rng() % 100); break;
+  switch (hc_rng() % 6) {
+  case 0: v = hc_rng() % 100; break;
+  case 1: v = -(hc_rng() % 100); break;
   case 2: v = 1ULL << (bytes * 8 - 1); break;
-  case 3: v = (1ULL << (bytes * 8 - 1)) - 1 - rng() % 2; break;
-  default: v = rng(); break;
+  case 3: v = (1ULL << (bytes * 8 - 1)) - 1 - hc_rng() % 2; break;
+  default: v = hc_rng(); break;
   }
   return v;
 }
@@ -274,12 +194,12 @@ static void fill_data(uint8_t *d, int type)
 {
   switch (type) {
   case T_F32: {
-    uint32_t v = rng() % 2 ? f32s[rng() % (sizeof(f32s) / 4)] : (uint32_t)rng();
+    uint32_t v = hc_rng() % 2 ? f32s[hc_rng() % (sizeof(f32s) / 4)] : (uint32_t)hc_rng();
     memcpy(d, &v, 4);
     break;
   }
   case T_F64: {
-    uint64_t v = rng() % 2 ? f64s[rng() % (sizeof(f64s) / 8)] : rng();
+    uint64_t v = hc_rng() % 2 ? f64s[hc_rng() % (sizeof(f64s) / 8)] : hc_rng();
     memcpy(d, &v, 8);
     break;
   }
@@ -291,9 +211,9 @@ static void fill_data(uint8_t *d, int type)
     break;
   }
   case T_BCD:
-    for (int i = 0; i < 9; i++) d[i] = rng() % 8 ? (uint8_t)(rng() % 10 | (rng() % 10) << 4) : (uint8_t)rng();
-    d[9] = rng() % 2 ? 0x80 : 0;
-    if (rng() % 8 == 0) d[9] = (uint8_t)rng();
+    for (int i = 0; i < 9; i++) d[i] = hc_rng() % 8 ? (uint8_t)(hc_rng() % 10 | (hc_rng() % 10) << 4) : (uint8_t)hc_rng();
+    d[9] = hc_rng() % 2 ? 0x80 : 0;
+    if (hc_rng() % 8 == 0) d[9] = (uint8_t)hc_rng();
     break;
   }
 }
@@ -301,50 +221,50 @@ static void fill_data(uint8_t *d, int type)
 static uint16_t rnd_fcw(void)
 {
   static const unsigned pc[] = {0, 2, 3, 3};
-  uint16_t cw = 0x40 | (uint16_t)(rng() % 4) << 10 | (uint16_t)pc[rng() % 4] << 8;
-  cw |= rng() % 3 ? 0x3f : (uint16_t)(rng() & 0x3f);
+  uint16_t cw = 0x40 | (uint16_t)(hc_rng() % 4) << 10 | (uint16_t)pc[hc_rng() % 4] << 8;
+  cw |= hc_rng() % 3 ? 0x3f : (uint16_t)(hc_rng() & 0x3f);
   return cw;
 }
 
 static void make_input(const struct form *f, struct st *s, uint8_t *data)
 {
   memset(s, 0, sizeof(*s));
-  s->rax = rng();
-  s->fl = 2 | (rng() & F_ARITH);
+  s->rax = hc_rng();
+  s->fl = 2 | (hc_rng() & F_ARITH);
   uint16_t fcw = rnd_fcw(), fsw;
   if (strchr(f->text, ';') && f->text[0] != '.') fcw |= 0x3f;   /* sequences: no #MF in between */
-  fsw = (uint16_t)(rng() % 8) << 11 | (uint16_t)(rng() & 0x4700);
-  fsw |= (uint16_t)(rng() & fcw & 0x3f);   /* only masked flags are set: nothing pending */
+  fsw = (uint16_t)(hc_rng() % 8) << 11 | (uint16_t)(hc_rng() & 0x4700);
+  fsw |= (uint16_t)(hc_rng() & fcw & 0x3f);   /* only masked flags are set: nothing pending */
   memcpy(s->img, &fcw, 2);
   memcpy(s->img + 2, &fsw, 2);
-  s->img[4] = rng() % 3 ? 0xff : (uint8_t)rng();
+  s->img[4] = hc_rng() % 3 ? 0xff : (uint8_t)hc_rng();
   for (int i = 0; i < 8; i++) rnd80(s->img + 32 + i * 16);
-  if (rng() % 6 == 0) memcpy(s->img + 32 + 16, s->img + 32, 10);   /* equal operands */
+  if (hc_rng() % 6 == 0) memcpy(s->img + 32 + 16, s->img + 32, 10);   /* equal operands */
   for (int i = 0; i < 32; i++) {
-    uint64_t v = rng() % 3 ? rng() : f64s[rng() % (sizeof(f64s) / 8)];
-    if (rng() % 3 == 0) v = (uint64_t)f32s[rng() % (sizeof(f32s) / 4)] << 32 | f32s[rng() % (sizeof(f32s) / 4)];
+    uint64_t v = hc_rng() % 3 ? hc_rng() : f64s[hc_rng() % (sizeof(f64s) / 8)];
+    if (hc_rng() % 3 == 0) v = (uint64_t)f32s[hc_rng() % (sizeof(f32s) / 4)] << 32 | f32s[hc_rng() % (sizeof(f32s) / 4)];
     memcpy(s->img + 160 + i * 8, &v, 8);
   }
-  uint32_t mx = 0x1f80 | (uint32_t)(rng() % 4) << 13 | (uint32_t)(rng() & 1) << 15 | (uint32_t)(rng() & 1) << 6;
+  uint32_t mx = 0x1f80 | (uint32_t)(hc_rng() % 4) << 13 | (uint32_t)(hc_rng() & 1) << 15 | (uint32_t)(hc_rng() & 1) << 6;
   memcpy(s->img + 24, &mx, 4);
-  for (int i = 0; i < DATA_SIZE; i++) data[i] = (uint8_t)rng();
+  for (int i = 0; i < DATA_SIZE; i++) data[i] = (uint8_t)hc_rng();
   if (f->kind == K_MMX) {   /* MMX values: any 64 bits, any exponent */
-    for (int i = 0; i < 8; i++) memset(s->img + 32 + i * 16 + 8, rng() % 2 ? 0xff : (int)(rng() & 0xff), 2);
+    for (int i = 0; i < 8; i++) memset(s->img + 32 + i * 16 + 8, hc_rng() % 2 ? 0xff : (int)(hc_rng() & 0xff), 2);
     for (int i = 0; i < 64; i += 8) {
-      uint64_t v = rng() % 2 ? rng() : rnd_int(8);
-      if (rng() % 4 == 0) v = (uint64_t)f32s[rng() % (sizeof(f32s) / 4)] << 32 | f32s[rng() % (sizeof(f32s) / 4)];
+      uint64_t v = hc_rng() % 2 ? hc_rng() : rnd_int(8);
+      if (hc_rng() % 4 == 0) v = (uint64_t)f32s[hc_rng() % (sizeof(f32s) / 4)] << 32 | f32s[hc_rng() % (sizeof(f32s) / 4)];
       memcpy(data + MID + i, &v, 8);
     }
   }
   fill_data(data + MID, f->type);
   uint8_t *m = data + MID;
   switch (f->kind) {
-  case K_CW: { uint16_t cw = rng() % 2 ? rnd_fcw() : (uint16_t)rng(); memcpy(m, &cw, 2); break; }
+  case K_CW: { uint16_t cw = hc_rng() % 2 ? rnd_fcw() : (uint16_t)hc_rng(); memcpy(m, &cw, 2); break; }
   case K_ENV32: case K_ENV16: case K_SAVE32: case K_SAVE16: {
     bool w16 = f->kind == K_ENV16 || f->kind == K_SAVE16;
-    uint16_t cw = rnd_fcw(), sw = (uint16_t)rng(), tw = (uint16_t)rng();
-    if (rng() % 2) sw &= (uint16_t)~0x80bf, sw |= (uint16_t)(rng() & cw & 0x3f);
-    if (rng() % 2) tw = 0;
+    uint16_t cw = rnd_fcw(), sw = (uint16_t)hc_rng(), tw = (uint16_t)hc_rng();
+    if (hc_rng() % 2) sw &= (uint16_t)~0x80bf, sw |= (uint16_t)(hc_rng() & cw & 0x3f);
+    if (hc_rng() % 2) tw = 0;
     int w = w16 ? 2 : 4;
     memcpy(m, &cw, 2), memcpy(m + w, &sw, 2), memcpy(m + 2 * w, &tw, 2);
     if (f->kind == K_SAVE32 || f->kind == K_SAVE16)
@@ -365,20 +285,18 @@ static void run_form(const struct form *f)
   for (int it = 0; it < ITERS && fails < 3; it++) {
     struct st in, e, n;
     make_input(f, &in, init);
-    uint64_t gbase = DATA_GPA + MID, hbase = (uint64_t)(uintptr_t)ndata + MID;
+    uint64_t gbase = DATA_GPA + MID, hbase = (uint64_t)(uintptr_t)hc_ndata + MID;
     e = in, n = in;
     e.rsi = gbase, n.rsi = hbase;
     e.rdi = gbase + 64, n.rdi = hbase + 64;
-    memcpy(T.mem + DATA_GPA, init, DATA_SIZE);
+    memcpy(hc_vm.mem + DATA_GPA, init, DATA_SIZE);
     int ex = engine_exec(f->bytes, f->len, &e, true);
     if (ex != RES_OK) {
-      test_fail(__FILE__, __LINE__, "%s: engine result %d (want HLT)%s%02x %02x %02x", f->text, ex,
-                ex == KVM_EXIT_INTERNAL_ERROR ? ", failing bytes " : "", T.run->emulation_failure.insn_bytes[0],
-                T.run->emulation_failure.insn_bytes[1], T.run->emulation_failure.insn_bytes[2]);
+      hc_engine_failed(f->text, ex);
       fails++;
       continue;
     }
-    memcpy(ndata, init, DATA_SIZE);
+    memcpy(hc_ndata, init, DATA_SIZE);
     native_run(f, &n);
     n_native++;
     e.rsi -= gbase, n.rsi -= hbase;
@@ -391,11 +309,7 @@ static void run_form(const struct form *f)
                   (unsigned long long)er[i], (unsigned long long)nr[i]);
         bad = true;
       }
-    if ((e.fl ^ n.fl) & F_ARITH) {
-      test_fail(__FILE__, __LINE__, "%s: flags engine 0x%llx native 0x%llx", f->text,
-                (unsigned long long)e.fl, (unsigned long long)n.fl);
-      bad = true;
-    }
+    bad |= hc_diff_flags(f->text, e.fl, n.fl, F_ARITH, in.fl);
     uint16_t ecw, ncw, esw, nsw;
     memcpy(&ecw, e.img, 2), memcpy(&ncw, n.img, 2), memcpy(&esw, e.img + 2, 2), memcpy(&nsw, n.img + 2, 2);
     if (ecw != ncw || esw != nsw || e.img[4] != n.img[4]) {
@@ -416,18 +330,12 @@ static void run_form(const struct form *f)
       test_fail(__FILE__, __LINE__, "%s: xmm or mxcsr differ", f->text);
       bad = true;
     }
-    uint8_t *em = T.mem + DATA_GPA, *nm = ndata;
+    uint8_t *em = hc_vm.mem + DATA_GPA, *nm = hc_ndata;
     if (f->kind == K_STENV32 || f->kind == K_STENV16) {   /* FPU pointers: the host's are its own */
       int lo = f->kind == K_STENV32 ? 12 : 6, hi = f->kind == K_STENV32 ? 28 : 14;
       memset(em + MID + 64 + lo, 0, hi - lo), memset(nm + MID + 64 + lo, 0, hi - lo);
     }
-    if (memcmp(em, nm, DATA_SIZE)) {
-      int off = 0;
-      while (em[off] == nm[off]) off++;
-      test_fail(__FILE__, __LINE__, "%s: memory differs at MID%+d: engine %02x native %02x", f->text, off - MID,
-                em[off], nm[off]);
-      bad = true;
-    }
+    bad |= hc_diff_mem(f->text, em, nm, DATA_SIZE, MID);
     if (bad) {
       fails++, n_mismatch++;
       uint16_t cw, sw;
@@ -465,9 +373,9 @@ static struct st plain_state(void)
 static int fault_of(const uint8_t *code, int len, uint64_t cr0)
 {
   struct st s = plain_state();
-  set_cr0(cr0);
+  hc_set_cr(cr0, CR4_BASE);
   int rc = engine_exec(code, len, &s, false);
-  set_cr0(CR0_BASE);
+  hc_set_cr(CR0_BASE, CR4_BASE);
   return rc;
 }
 
@@ -490,21 +398,19 @@ static void test_faults(void)
   static const uint8_t fld1_fstp[] = {0xd9, 0xe8, 0xdd, 0x1e};   /* fld1; fstp qword [rsi] */
   struct st s0 = plain_state();
   s0.rsi = GUEST_MEM - 4;
-  memset(T.mem + GUEST_MEM - 4, 0x77, 4);
+  memset(hc_vm.mem + GUEST_MEM - 4, 0x77, 4);
   CHECK_EQ(engine_exec(fld1_fstp, 4, &s0, false), RES_EXC + 14);
   uint16_t sw0;
   memcpy(&sw0, s0.img + 2, 2);
   CHECK_EQ(sw0 & 0x3800, 0x3800);   /* TOP 7: the FLD happened, the FSTP did not pop */
   CHECK_EQ(s0.img[4], 0x80);
-  CHECK_EQ(get32(GUEST_MEM - 4), 0x77777777);
-  struct kvm_sregs sr = base_sregs;
-  sr.cr4 &= ~0x200ULL;   /* CR4.OSFXSR clear: #UD for CVTPI2PS, not for PADDB */
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_SREGS, &sr), 0);
+  CHECK_EQ(hc_get32(GUEST_MEM - 4), 0x77777777);
+  hc_set_cr(CR0_BASE, CR4_BASE & ~0x200ULL);   /* CR4.OSFXSR clear: #UD for CVTPI2PS, not for PADDB */
   struct st s = plain_state();
   CHECK_EQ(engine_exec(cvtpi2ps, 3, &s, false), RES_EXC + 6);
   s = plain_state();
   CHECK_EQ(engine_exec(paddb, 3, &s, false), RES_OK);
-  set_cr0(CR0_BASE);
+  hc_set_cr(CR0_BASE, CR4_BASE);
 }
 
 /* An unmasked exception sets ES/B; the next waiting instruction raises #MF, non-waiting ones run. */
@@ -515,7 +421,7 @@ static void test_mf(void)
   static const uint8_t fnstsw_ax[] = {0xdf, 0xe0}, fadd[] = {0xd8, 0xc1}, fwait[] = {0x9b};
   static const uint8_t paddb[] = {0x0f, 0xfc, 0xc1}, fnclex[] = {0xdb, 0xe2};
   uint16_t cw = 0x37b;
-  memcpy(T.mem + DATA_GPA + MID, &cw, 2);
+  memcpy(hc_vm.mem + DATA_GPA + MID, &cw, 2);
   struct st s = plain_state();
   CHECK_EQ(engine_exec(div0, sizeof(div0), &s, false), RES_OK);
   uint16_t sw;
@@ -526,9 +432,9 @@ static void test_mf(void)
   CHECK_EQ(engine_exec(fwait, 1, &s, false), RES_EXC + 16);
   CHECK_EQ(engine_exec(fadd, 2, &s, false), RES_EXC + 16);
   CHECK_EQ(engine_exec(paddb, 3, &s, false), RES_EXC + 16);
-  set_cr0(CR0_BASE & ~0x20ULL);   /* CR0.NE clear: ignored (IGNNE#) */
+  hc_set_cr(CR0_BASE & ~0x20ULL, CR4_BASE);   /* CR0.NE clear: ignored (IGNNE#) */
   CHECK_EQ(engine_exec(fwait, 1, &s, false), RES_OK);
-  set_cr0(CR0_BASE);
+  hc_set_cr(CR0_BASE, CR4_BASE);
   CHECK_EQ(engine_exec(fnclex, 2, &s, false), RES_OK);
   CHECK_EQ(engine_exec(fwait, 1, &s, false), RES_OK);
   memcpy(&sw, s.img + 2, 2);
@@ -543,20 +449,20 @@ static void test_pointers(void)
   static const uint8_t code[] = {0xd9, 0x46, 0x04, 0xd9, 0x37, 0xd9, 0x7f, 0x20};
   struct st s = plain_state();
   float one = 1.0f;
-  memcpy(T.mem + DATA_GPA + MID + 4, &one, 4);
+  memcpy(hc_vm.mem + DATA_GPA + MID + 4, &one, 4);
   CHECK_EQ(engine_exec(code, sizeof(code), &s, false), RES_OK);
-  const uint8_t *env = T.mem + DATA_GPA + MID + 64;
-  CHECK_EQ(get32(DATA_GPA + MID + 64 + 12), CODE_GPA);          /* FIP */
-  CHECK_EQ(get32(DATA_GPA + MID + 64 + 16) >> 16, 0x146);       /* FOP: D9 46 */
-  CHECK_EQ(get32(DATA_GPA + MID + 64 + 20), DATA_GPA + MID + 4); /* FDP */
+  const uint8_t *env = hc_vm.mem + DATA_GPA + MID + 64;
+  CHECK_EQ(hc_get32(DATA_GPA + MID + 64 + 12), CODE_GPA);          /* FIP */
+  CHECK_EQ(hc_get32(DATA_GPA + MID + 64 + 16) >> 16, 0x146);       /* FOP: D9 46 */
+  CHECK_EQ(hc_get32(DATA_GPA + MID + 64 + 20), DATA_GPA + MID + 4); /* FDP */
   CHECK_EQ(env[8] | env[9] << 8, 0x3fff);                       /* ST0 valid: tag 00 at R7 */
-  CHECK_EQ(get32(DATA_GPA + MID + 64 + 4) & 0xffff, 0x3800);    /* TOP 7 */
-  CHECK_EQ(T.mem[DATA_GPA + MID + 96] & 0x3f, 0x3f);            /* FNSTENV masked everything */
+  CHECK_EQ(hc_get32(DATA_GPA + MID + 64 + 4) & 0xffff, 0x3800);    /* TOP 7 */
+  CHECK_EQ(hc_vm.mem[DATA_GPA + MID + 96] & 0x3f, 0x3f);            /* FNSTENV masked everything */
   /* fld1; fldz; fxsave [rsi] */
   static const uint8_t code2[] = {0xd9, 0xe8, 0xd9, 0xee, 0x0f, 0xae, 0x06};
   s = plain_state();
   CHECK_EQ(engine_exec(code2, sizeof(code2), &s, false), RES_OK);
-  const uint8_t *a = T.mem + DATA_GPA + MID;
+  const uint8_t *a = hc_vm.mem + DATA_GPA + MID;
   CHECK_EQ(a[32 + 9], 0);         /* ST0 = +0 */
   CHECK_EQ(a[48 + 9], 0x3f);      /* ST1 = 1.0 */
   CHECK_EQ(a[4], 0xc0);           /* R6 and R7 valid */
@@ -564,7 +470,7 @@ static void test_pointers(void)
 
 static void test_cpuid_bits(void)
 {
-  struct kvm_cpuid2 *c = vmt_supported_cpuid(T.sys);
+  struct kvm_cpuid2 *c = vmt_supported_cpuid(hc_vm.sys);
   CHECK(c != NULL);
   if (!c) return;
   uint32_t l1d = 0;
@@ -576,12 +482,9 @@ static void test_cpuid_bits(void)
 
 int main(void)
 {
-  jit = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  ndata = mmap(NULL, DATA_SIZE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  CHECK(jit != MAP_FAILED && ndata != MAP_FAILED);
-  int rc = setup_vm();
-  CHECK_EQ(rc, 0);
-  if (rc == 0 && jit != MAP_FAILED && ndata != MAP_FAILED) {
+  hc_seed(SEED);
+  int rc = hc_setup(DATA_SIZE, MID, true);
+  if (rc == 0) {
     for (unsigned i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) run_form(&forms[i]);
     printf("%u forms: %d cases compared with the host, %d mismatching\n",
            (unsigned)(sizeof(forms) / sizeof(forms[0])), n_native, n_mismatch);
@@ -590,6 +493,6 @@ int main(void)
     test_pointers();
     test_cpuid_bits();
   }
-  vmt_fini(&T);
+  hc_fini();
   return test_summary();
 }

@@ -14,91 +14,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "hostcmp.h"
 #include "softkvm.h"
 #include "testlib.h"
 #include "vmtest.h"
 
-#define GUEST_MEM 0x200000
-#define GDT_GPA 0x500
-#define IDT_GPA 0x1000
-#define PML4_GPA 0x2000
-#define PDPT_GPA 0x3000
-#define PD_GPA 0x4000
-#define CODE_GPA 0x8000
-#define STUB_GPA 0x9000 /* exception stubs: mov eax, vector; hlt (16 bytes apart) */
 #define AREA_GPA 0x10000 /* 64-byte aligned XSAVE area */
 #define AREA2_GPA 0x11000
-#define STACK_TOP 0x20000
-#define CR0_BASE 0x80050033ULL
-#define CR4_BASE 0x620ULL
 #define CR4_OSXSAVE 0x40000ULL
-
-enum { RES_OK = 0, RES_BADRIP = -2, RES_EXC = 100 };
-
-static struct vmt T;
-static struct kvm_sregs base_sregs;
-
-static void put64(uint64_t gpa, uint64_t v) { memcpy(T.mem + gpa, &v, 8); }
-static void put32(uint64_t gpa, uint32_t v) { memcpy(T.mem + gpa, &v, 4); }
-static uint64_t get64(uint64_t gpa) { uint64_t v; memcpy(&v, T.mem + gpa, 8); return v; }
-static uint32_t get32(uint64_t gpa) { uint32_t v; memcpy(&v, T.mem + gpa, 4); return v; }
-
-static int setup_long_mode(struct vmt *t, struct kvm_sregs *out)
-{
-  struct kvm_sregs s;
-  if (skvm_ioctl(t->vcpu, KVM_GET_SREGS, &s)) return -1;
-  struct kvm_segment code = {.base = 0, .limit = 0xffffffff, .selector = 8, .type = 11, .present = 1,
-                             .s = 1, .l = 1, .g = 1};
-  struct kvm_segment data = code;
-  data.selector = 0x10, data.type = 3, data.l = 0, data.db = 1;
-  s.cs = code;
-  s.ds = s.es = s.fs = s.gs = s.ss = data;
-  uint64_t g1 = 0x00af9b000000ffffULL, g2 = 0x00cf93000000ffffULL;
-  memcpy(t->mem + GDT_GPA + 8, &g1, 8);
-  memcpy(t->mem + GDT_GPA + 16, &g2, 8);
-  s.gdt.base = GDT_GPA, s.gdt.limit = 0x17;
-  for (int v = 0; v < 32; v++) {
-    uint64_t h = STUB_GPA + v * 16;
-    uint64_t lo = (h & 0xffff) | 8ULL << 16 | 0x8eULL << 40 | (h >> 16 & 0xffff) << 48, hi = h >> 32;
-    memcpy(t->mem + IDT_GPA + v * 16, &lo, 8);
-    memcpy(t->mem + IDT_GPA + v * 16 + 8, &hi, 8);
-    t->mem[h] = 0xb8;
-    uint32_t vv = (uint32_t)v;
-    memcpy(t->mem + h + 1, &vv, 4);
-    t->mem[h + 5] = 0xf4;
-  }
-  s.idt.base = IDT_GPA, s.idt.limit = 32 * 16 - 1;
-  uint64_t e;
-  e = PDPT_GPA | 3, memcpy(t->mem + PML4_GPA, &e, 8);
-  e = PD_GPA | 3, memcpy(t->mem + PDPT_GPA, &e, 8);
-  e = 0x83, memcpy(t->mem + PD_GPA, &e, 8);
-  s.cr0 = CR0_BASE, s.cr4 = CR4_BASE | CR4_OSXSAVE, s.efer = 0x500, s.cr3 = PML4_GPA;
-  if (out) *out = s;
-  return skvm_ioctl(t->vcpu, KVM_SET_SREGS, &s);
-}
-
-static void set_cr(uint64_t cr0, uint64_t cr4)
-{
-  struct kvm_sregs s = base_sregs;
-  s.cr0 = cr0, s.cr4 = cr4;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_SREGS, &s), 0);
-}
 
 /* Runs code+HLT at CODE_GPA with *r (rip/rsp/rflags set here); *r gets the registers back.
  * RES_OK, RES_EXC + vector, another exit reason, or RES_BADRIP. */
 static int run_code(const uint8_t *code, int len, struct kvm_regs *r)
 {
-  memcpy(T.mem + CODE_GPA, code, len);
-  T.mem[CODE_GPA + len] = 0xf4;
-  r->rip = CODE_GPA, r->rsp = STACK_TOP, r->rflags = 2;
-  if (skvm_ioctl(T.vcpu, KVM_SET_REGS, r)) return -1;
-  if (vmt_run(&T)) return -1;
-  *r = vmt_regs(&T);
-  if (T.run->exit_reason != KVM_EXIT_HLT) return (int)T.run->exit_reason;
-  if (r->rip == (uint64_t)CODE_GPA + len + 1) return RES_OK;
-  if (r->rip >= STUB_GPA && r->rip < STUB_GPA + 32 * 16 && (r->rip & 15) == 6)
-    return RES_EXC + (int)((r->rip - STUB_GPA) / 16);
-  return RES_BADRIP;
+  r->rflags = 2;
+  return hc_exec(code, len, r, NULL);
 }
 
 static const uint8_t XGETBV[] = {0x0f, 0x01, 0xd0};
@@ -138,7 +68,7 @@ static void test_xgetbv_xsetbv(void)
 {
   uint64_t v;
   /* CR4.OSXSAVE clear: #UD for all of them */
-  set_cr(CR0_BASE, CR4_BASE);
+  hc_set_cr(CR0_BASE, CR4_BASE);
   CHECK_EQ(xgetbv(0, &v), RES_EXC + 6);
   CHECK_EQ(xsetbv(0, 3), RES_EXC + 6);
   static const uint8_t xsave[] = {0x0f, 0xae, 0x26};   /* xsave [rsi] */
@@ -151,7 +81,7 @@ static void test_xgetbv_xsetbv(void)
   uint32_t c[4];
   guest_cpuid(1, 0, c);
   CHECK_EQ(c[2] & (1u << 27 | 1u << 26), 1u << 26);
-  set_cr(CR0_BASE, CR4_BASE | CR4_OSXSAVE);
+  hc_set_cr(CR0_BASE, CR4_BASE | CR4_OSXSAVE);
   guest_cpuid(1, 0, c);
   CHECK_EQ(c[2] & (1u << 27 | 1u << 26), 1u << 27 | 1u << 26);
   CHECK_EQ(c[2] & (1u << 28), 0);   /* no AVX */
@@ -187,10 +117,10 @@ static void test_xgetbv_xsetbv(void)
   CHECK_EQ(xsetbv(1, 3), RES_EXC + 13);
   CHECK_EQ(xcr0_now(), 3);
   /* XGETBV runs at any CR0.TS; XSETBV too */
-  set_cr(CR0_BASE | 8, CR4_BASE | CR4_OSXSAVE);
+  hc_set_cr(CR0_BASE | 8, CR4_BASE | CR4_OSXSAVE);
   CHECK_EQ(xgetbv(0, &v), RES_OK);
   CHECK_EQ(xsetbv(0, 3), RES_OK);
-  set_cr(CR0_BASE, CR4_BASE | CR4_OSXSAVE);
+  hc_set_cr(CR0_BASE, CR4_BASE | CR4_OSXSAVE);
   /* MOV CR4 may set and clear OSXSAVE; XCR0 survives */
   static const uint8_t cr4_clr[] = {0x0f, 0x20, 0xe0, 0x25, 0xff, 0xff, 0xfb, 0xff, 0x0f, 0x22, 0xe0};
   static const uint8_t cr4_set[] = {0x0f, 0x20, 0xe0, 0x0d, 0x00, 0x00, 0x04, 0x00, 0x0f, 0x22, 0xe0};
@@ -217,15 +147,15 @@ static struct kvm_fpu pattern_fpu(int seed)
 static void set_mxcsr(uint32_t mx)
 {
   static struct kvm_xsave xs;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_XSAVE, &xs), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_XSAVE, &xs), 0);
   memcpy((uint8_t *)xs.region + 24, &mx, 4);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XSAVE, &xs), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XSAVE, &xs), 0);
 }
 
 static uint32_t get_mxcsr(void)
 {
   static struct kvm_xsave xs;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_XSAVE, &xs), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_XSAVE, &xs), 0);
   return ((uint32_t *)xs.region)[6];
 }
 
@@ -245,82 +175,82 @@ static void test_xsave_xrstor(void)
 {
   CHECK_EQ(xsetbv(0, 3), RES_OK);
   struct kvm_fpu f = pattern_fpu(0);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_FPU, &f), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_FPU, &f), 0);
   set_mxcsr(0x9fc0);
   /* the legacy region equals FXSAVE64's image; XSTATE_BV = 3; 416-511 and the rest of the
    * header are not written */
   for (int form = 0; form < 2; form++) {
-    memset(T.mem + AREA_GPA, 0xee, 1024);
-    put64(AREA_GPA + 512, 0);
-    memset(T.mem + AREA2_GPA, 0, 512);
+    memset(hc_vm.mem + AREA_GPA, 0xee, 1024);
+    hc_put64(AREA_GPA + 512, 0);
+    memset(hc_vm.mem + AREA2_GPA, 0, 512);
     CHECK_EQ(run_xsave(FXSAVE64, 4, AREA_GPA, 0), RES_OK);   /* rdi = AREA2 */
     CHECK_EQ(run_xsave(form ? XSAVEOPT : XSAVE64, form ? 3 : 4, AREA_GPA, ~0ULL), RES_OK);
-    CHECK(!memcmp(T.mem + AREA_GPA, T.mem + AREA2_GPA, 416));
-    CHECK_EQ(get32(AREA_GPA + 24), 0x9fc0);
-    CHECK_EQ(get64(AREA_GPA + 512), 3);
-    CHECK_EQ(T.mem[AREA_GPA + 416], 0xee);
-    CHECK_EQ(T.mem[AREA_GPA + 511], 0xee);
-    CHECK_EQ(T.mem[AREA_GPA + 520], 0xee);
-    CHECK_EQ(T.mem[AREA_GPA + 575], 0xee);
+    CHECK(!memcmp(hc_vm.mem + AREA_GPA, hc_vm.mem + AREA2_GPA, 416));
+    CHECK_EQ(hc_get32(AREA_GPA + 24), 0x9fc0);
+    CHECK_EQ(hc_get64(AREA_GPA + 512), 3);
+    CHECK_EQ(hc_vm.mem[AREA_GPA + 416], 0xee);
+    CHECK_EQ(hc_vm.mem[AREA_GPA + 511], 0xee);
+    CHECK_EQ(hc_vm.mem[AREA_GPA + 520], 0xee);
+    CHECK_EQ(hc_vm.mem[AREA_GPA + 575], 0xee);
   }
   /* RFBM = XCR0 & EDX:EAX: x87 only leaves MXCSR and the XMM area alone; XSTATE_BV bits outside
    * RFBM are kept */
-  memset(T.mem + AREA_GPA, 0xee, 576);
-  put64(AREA_GPA + 512, 2);
+  memset(hc_vm.mem + AREA_GPA, 0xee, 576);
+  hc_put64(AREA_GPA + 512, 2);
   CHECK_EQ(run_xsave(XSAVE64, 4, AREA_GPA, 1), RES_OK);
-  CHECK(!memcmp(T.mem + AREA_GPA, T.mem + AREA2_GPA, 24));
-  CHECK(!memcmp(T.mem + AREA_GPA + 32, T.mem + AREA2_GPA + 32, 128));
-  CHECK_EQ(get64(AREA_GPA + 24), 0xeeeeeeeeeeeeeeeeULL);
-  CHECK_EQ(T.mem[AREA_GPA + 160], 0xee);
-  CHECK_EQ(get64(AREA_GPA + 512), 3);
+  CHECK(!memcmp(hc_vm.mem + AREA_GPA, hc_vm.mem + AREA2_GPA, 24));
+  CHECK(!memcmp(hc_vm.mem + AREA_GPA + 32, hc_vm.mem + AREA2_GPA + 32, 128));
+  CHECK_EQ(hc_get64(AREA_GPA + 24), 0xeeeeeeeeeeeeeeeeULL);
+  CHECK_EQ(hc_vm.mem[AREA_GPA + 160], 0xee);
+  CHECK_EQ(hc_get64(AREA_GPA + 512), 3);
   /* SSE only: MXCSR, MXCSR_MASK and the XMM registers */
-  memset(T.mem + AREA_GPA, 0xee, 576);
-  put64(AREA_GPA + 512, 0);
+  memset(hc_vm.mem + AREA_GPA, 0xee, 576);
+  hc_put64(AREA_GPA + 512, 0);
   CHECK_EQ(run_xsave(XSAVE64, 4, AREA_GPA, 2), RES_OK);
-  CHECK_EQ(T.mem[AREA_GPA + 0], 0xee);
-  CHECK_EQ(T.mem[AREA_GPA + 32], 0xee);
-  CHECK(!memcmp(T.mem + AREA_GPA + 24, T.mem + AREA2_GPA + 24, 8));
-  CHECK(!memcmp(T.mem + AREA_GPA + 160, T.mem + AREA2_GPA + 160, 256));
-  CHECK_EQ(get64(AREA_GPA + 512), 2);
+  CHECK_EQ(hc_vm.mem[AREA_GPA + 0], 0xee);
+  CHECK_EQ(hc_vm.mem[AREA_GPA + 32], 0xee);
+  CHECK(!memcmp(hc_vm.mem + AREA_GPA + 24, hc_vm.mem + AREA2_GPA + 24, 8));
+  CHECK(!memcmp(hc_vm.mem + AREA_GPA + 160, hc_vm.mem + AREA2_GPA + 160, 256));
+  CHECK_EQ(hc_get64(AREA_GPA + 512), 2);
   /* XCR0 = x87: SSE is not saved whatever EDX:EAX asks */
   CHECK_EQ(xsetbv(0, 1), RES_OK);
-  memset(T.mem + AREA_GPA, 0xee, 576);
-  put64(AREA_GPA + 512, 0);
+  memset(hc_vm.mem + AREA_GPA, 0xee, 576);
+  hc_put64(AREA_GPA + 512, 0);
   CHECK_EQ(run_xsave(XSAVE64, 4, AREA_GPA, ~0ULL), RES_OK);
-  CHECK_EQ(T.mem[AREA_GPA + 24], 0xee);
-  CHECK_EQ(T.mem[AREA_GPA + 160], 0xee);
-  CHECK_EQ(get64(AREA_GPA + 512), 1);
+  CHECK_EQ(hc_vm.mem[AREA_GPA + 24], 0xee);
+  CHECK_EQ(hc_vm.mem[AREA_GPA + 160], 0xee);
+  CHECK_EQ(hc_get64(AREA_GPA + 512), 1);
   CHECK_EQ(xsetbv(0, 3), RES_OK);
 
   /* XRSTOR round trip: the full image back after the state changed */
-  memset(T.mem + AREA_GPA + 512, 0, 64);
+  memset(hc_vm.mem + AREA_GPA + 512, 0, 64);
   CHECK_EQ(run_xsave(XSAVE64, 4, AREA_GPA, ~0ULL), RES_OK);
   struct kvm_fpu g = pattern_fpu(0x40);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_FPU, &g), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_FPU, &g), 0);
   set_mxcsr(0x1f80);
   CHECK_EQ(run_xsave(XRSTOR64, 4, AREA_GPA, ~0ULL), RES_OK);
   struct kvm_fpu h;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
   CHECK(!memcmp(h.xmm, f.xmm, sizeof(f.xmm)));
   CHECK(!memcmp(h.fpr, f.fpr, sizeof(f.fpr)));
   CHECK_EQ(h.fcw, f.fcw);
   CHECK_EQ(h.ftwx, f.ftwx);
   CHECK_EQ(get_mxcsr(), 0x9fc0);
   /* RFBM = SSE with XSTATE_BV[1] = 0: XMM registers zeroed, MXCSR still loaded, x87 untouched */
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_FPU, &g), 0);
-  put64(AREA_GPA + 512, 1);
-  put32(AREA_GPA + 24, 0x1f81);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_FPU, &g), 0);
+  hc_put64(AREA_GPA + 512, 1);
+  hc_put32(AREA_GPA + 24, 0x1f81);
   CHECK_EQ(run_xsave(XRSTOR64, 4, AREA_GPA, 2), RES_OK);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
   static const uint8_t zero[256];
   CHECK(!memcmp(h.xmm, zero, 256));
   CHECK(!memcmp(h.fpr, g.fpr, sizeof(g.fpr)));
   CHECK_EQ(get_mxcsr(), 0x1f81);
   /* RFBM = x87 with XSTATE_BV[0] = 0: x87 initialized (FCW 037FH), XMM and MXCSR untouched */
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_FPU, &g), 0);
-  put64(AREA_GPA + 512, 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_FPU, &g), 0);
+  hc_put64(AREA_GPA + 512, 0);
   CHECK_EQ(run_xsave(XRSTOR64, 4, AREA_GPA, 1), RES_OK);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
   CHECK_EQ(h.fcw, 0x37f);
   CHECK_EQ(h.fsw, 0);
   CHECK_EQ(h.ftwx, 0);
@@ -329,77 +259,77 @@ static void test_xsave_xrstor(void)
   CHECK(!memcmp(h.xmm, g.xmm, sizeof(g.xmm)));
   CHECK_EQ(get_mxcsr(), 0x1f81);
   /* RFBM = 0: nothing changes */
-  put64(AREA_GPA + 512, 3);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_FPU, &g), 0);
+  hc_put64(AREA_GPA + 512, 3);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_FPU, &g), 0);
   CHECK_EQ(run_xsave(XRSTOR64, 4, AREA_GPA, 0), RES_OK);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
   CHECK(!memcmp(&h, &g, sizeof(g)));
 
   /* #GP(0) with the state unchanged: XSTATE_BV outside XCR0, XCOMP_BV, header bytes 16-23,
    * a reserved MXCSR bit (when SSE is restored) */
   uint8_t img[576];
-  put64(AREA_GPA + 512, 3);
-  put32(AREA_GPA + 24, 0x1f80);
-  memcpy(img, T.mem + AREA_GPA, 576);
+  hc_put64(AREA_GPA + 512, 3);
+  hc_put32(AREA_GPA + 24, 0x1f80);
+  memcpy(img, hc_vm.mem + AREA_GPA, 576);
   for (int k = 0; k < 5; k++) {
-    memcpy(T.mem + AREA_GPA, img, 576);
+    memcpy(hc_vm.mem + AREA_GPA, img, 576);
     uint64_t mask = ~0ULL;
     switch (k) {
-    case 0: put64(AREA_GPA + 512, 7); break;
-    case 1: put64(AREA_GPA + 520, 1ULL << 63 | 3); break;
-    case 2: T.mem[AREA_GPA + 530] = 1; break;
-    case 3: put32(AREA_GPA + 24, 0x11f80); break;
-    case 4: CHECK_EQ(xsetbv(0, 1), RES_OK); put64(AREA_GPA + 512, 3); mask = 1; break;   /* BV vs XCR0 */
+    case 0: hc_put64(AREA_GPA + 512, 7); break;
+    case 1: hc_put64(AREA_GPA + 520, 1ULL << 63 | 3); break;
+    case 2: hc_vm.mem[AREA_GPA + 530] = 1; break;
+    case 3: hc_put32(AREA_GPA + 24, 0x11f80); break;
+    case 4: CHECK_EQ(xsetbv(0, 1), RES_OK); hc_put64(AREA_GPA + 512, 3); mask = 1; break;   /* BV vs XCR0 */
     }
-    CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_FPU, &g), 0);
+    CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_FPU, &g), 0);
     CHECK_EQ(run_xsave(XRSTOR64, 4, AREA_GPA, mask), RES_EXC + 13);
-    CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+    CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
     CHECK(!memcmp(&h, &g, sizeof(g)));
     CHECK_EQ(xsetbv(0, 3), RES_OK);
   }
   /* a reserved MXCSR bit does not matter when SSE is not restored */
-  memcpy(T.mem + AREA_GPA, img, 576);
-  put32(AREA_GPA + 24, 0x11f80);
+  memcpy(hc_vm.mem + AREA_GPA, img, 576);
+  hc_put32(AREA_GPA + 24, 0x11f80);
   CHECK_EQ(run_xsave(XRSTOR64, 4, AREA_GPA, 1), RES_OK);
   /* header bytes 24-63 are not checked by the standard form */
-  memcpy(T.mem + AREA_GPA, img, 576);
-  T.mem[AREA_GPA + 512 + 40] = 0x55;
+  memcpy(hc_vm.mem + AREA_GPA, img, 576);
+  hc_vm.mem[AREA_GPA + 512 + 40] = 0x55;
   CHECK_EQ(run_xsave(XRSTOR64, 4, AREA_GPA, ~0ULL), RES_OK);
 
   /* 64-byte alignment (#GP even when 16-aligned), #NM with CR0.TS, the 32-bit-operand forms */
   static const uint8_t xsave[] = {0x0f, 0xae, 0x26};   /* xsave [rsi] */
   static const uint8_t xrstor[] = {0x0f, 0xae, 0x2e};  /* xrstor [rsi] */
-  memset(T.mem + AREA_GPA, 0x5a, 1024);
+  memset(hc_vm.mem + AREA_GPA, 0x5a, 1024);
   CHECK_EQ(run_xsave(xsave, 3, AREA_GPA + 16, ~0ULL), RES_EXC + 13);
   CHECK_EQ(run_xsave(XSAVE64, 4, AREA_GPA + 32, ~0ULL), RES_EXC + 13);
-  CHECK_EQ(T.mem[AREA_GPA + 16], 0x5a);
-  CHECK_EQ(T.mem[AREA_GPA + 32 + 512], 0x5a);
+  CHECK_EQ(hc_vm.mem[AREA_GPA + 16], 0x5a);
+  CHECK_EQ(hc_vm.mem[AREA_GPA + 32 + 512], 0x5a);
   CHECK_EQ(run_xsave(xrstor, 3, AREA_GPA + 32, ~0ULL), RES_EXC + 13);
-  set_cr(CR0_BASE | 8, CR4_BASE | CR4_OSXSAVE);
+  hc_set_cr(CR0_BASE | 8, CR4_BASE | CR4_OSXSAVE);
   CHECK_EQ(run_xsave(xsave, 3, AREA_GPA, ~0ULL), RES_EXC + 7);
   CHECK_EQ(run_xsave(xrstor, 3, AREA_GPA, ~0ULL), RES_EXC + 7);
-  set_cr(CR0_BASE | 4, CR4_BASE | CR4_OSXSAVE);   /* CR0.EM does not matter */
-  memset(T.mem + AREA_GPA + 512, 0, 64);
+  hc_set_cr(CR0_BASE | 4, CR4_BASE | CR4_OSXSAVE);   /* CR0.EM does not matter */
+  memset(hc_vm.mem + AREA_GPA + 512, 0, 64);
   CHECK_EQ(run_xsave(xsave, 3, AREA_GPA, ~0ULL), RES_OK);
-  CHECK_EQ(get64(AREA_GPA + 512), 3);
+  CHECK_EQ(hc_get64(AREA_GPA + 512), 3);
   CHECK_EQ(run_xsave(xrstor, 3, AREA_GPA, ~0ULL), RES_OK);
-  set_cr(CR0_BASE, CR4_BASE | CR4_OSXSAVE);
+  hc_set_cr(CR0_BASE, CR4_BASE | CR4_OSXSAVE);
   /* an area running into unmapped memory: #PF, nothing written */
-  memset(T.mem + GUEST_MEM - 512, 0x77, 512);
+  memset(hc_vm.mem + GUEST_MEM - 512, 0x77, 512);
   CHECK_EQ(run_xsave(XSAVE64, 4, GUEST_MEM - 512, ~0ULL), RES_EXC + 14);
-  CHECK_EQ(T.mem[GUEST_MEM - 512], 0x77);
-  CHECK_EQ(T.mem[GUEST_MEM - 1], 0x77);
+  CHECK_EQ(hc_vm.mem[GUEST_MEM - 512], 0x77);
+  CHECK_EQ(hc_vm.mem[GUEST_MEM - 1], 0x77);
 }
 
 static void test_kvm_xcrs(void)
 {
-  CHECK_EQ(skvm_ioctl(T.vm, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_XSAVE), 1);
-  CHECK_EQ(skvm_ioctl(T.vm, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_XCRS), 1);
-  CHECK_EQ(skvm_ioctl(T.sys, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_XSAVE), 1);
+  CHECK_EQ(skvm_ioctl(hc_vm.vm, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_XSAVE), 1);
+  CHECK_EQ(skvm_ioctl(hc_vm.vm, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_XCRS), 1);
+  CHECK_EQ(skvm_ioctl(hc_vm.sys, KVM_CHECK_EXTENSION, (void *)(long)KVM_CAP_XSAVE), 1);
   struct kvm_xcrs x;
   CHECK_EQ(xsetbv(0, 3), RES_OK);
   memset(&x, 0xa5, sizeof(x));
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_XCRS, &x), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_XCRS, &x), 0);
   CHECK_EQ(x.nr_xcrs, 1);
   CHECK_EQ(x.flags, 0);
   CHECK_EQ(x.xcrs[0].xcr, 0);
@@ -409,32 +339,32 @@ static void test_kvm_xcrs(void)
 
   memset(&x, 0, sizeof(x));
   x.nr_xcrs = 1, x.xcrs[0].xcr = 0, x.xcrs[0].value = 1;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XCRS, &x), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XCRS, &x), 0);
   CHECK_EQ(xcr0_now(), 1);
   /* invalid values: EINVAL, XCR0 unchanged */
   uint64_t bad[] = {0, 2, 4, 7, 1ULL << 32 | 1, 1ULL << 63 | 3};
   for (unsigned i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
     x.xcrs[0].value = bad[i];
-    CHECK_ERRNO(skvm_ioctl(T.vcpu, KVM_SET_XCRS, &x), EINVAL);
+    CHECK_ERRNO(skvm_ioctl(hc_vm.vcpu, KVM_SET_XCRS, &x), EINVAL);
   }
   x.xcrs[0].value = 3;
   x.flags = 1;
-  CHECK_ERRNO(skvm_ioctl(T.vcpu, KVM_SET_XCRS, &x), EINVAL);
+  CHECK_ERRNO(skvm_ioctl(hc_vm.vcpu, KVM_SET_XCRS, &x), EINVAL);
   x.flags = 0;
   x.nr_xcrs = KVM_MAX_XCRS + 1;
-  CHECK_ERRNO(skvm_ioctl(T.vcpu, KVM_SET_XCRS, &x), EINVAL);
+  CHECK_ERRNO(skvm_ioctl(hc_vm.vcpu, KVM_SET_XCRS, &x), EINVAL);
   x.nr_xcrs = 0;   /* nothing to set */
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XCRS, &x), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XCRS, &x), 0);
   x.nr_xcrs = 2, x.xcrs[0].xcr = 1, x.xcrs[0].value = 0;   /* other XCRs are skipped */
   x.xcrs[1].xcr = 0, x.xcrs[1].value = 3;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XCRS, &x), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XCRS, &x), 0);
   CHECK_EQ(xcr0_now(), 3);
   x.nr_xcrs = 1, x.xcrs[0].xcr = 5, x.xcrs[0].value = 0;    /* unknown XCR alone: accepted, ignored */
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XCRS, &x), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XCRS, &x), 0);
   CHECK_EQ(xcr0_now(), 3);
   /* the guest sees it */
   x.nr_xcrs = 1, x.xcrs[0].xcr = 0, x.xcrs[0].value = 1;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XCRS, &x), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XCRS, &x), 0);
   CHECK_EQ(xcr0_now(), 1);
   CHECK_EQ(xsetbv(0, 3), RES_OK);
 }
@@ -444,15 +374,15 @@ static void test_kvm_xsave(void)
   static struct kvm_xsave xs, ys;
   uint8_t *b = (uint8_t *)xs.region;
   struct kvm_fpu f = pattern_fpu(0x11);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_FPU, &f), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_FPU, &f), 0);
   set_mxcsr(0x3f80);
   memset(&xs, 0xa5, sizeof(xs));
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_XSAVE, &xs), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_XSAVE, &xs), 0);
   /* the legacy region is the guest's FXSAVE64 image */
-  memset(T.mem + AREA2_GPA, 0, 512);
+  memset(hc_vm.mem + AREA2_GPA, 0, 512);
   CHECK_EQ(run_xsave(FXSAVE64, 4, AREA_GPA, 0), RES_OK);
-  CHECK(!memcmp(b, T.mem + AREA2_GPA, 416));
-  CHECK_EQ(get32(AREA2_GPA + 24), 0x3f80);
+  CHECK(!memcmp(b, hc_vm.mem + AREA2_GPA, 416));
+  CHECK_EQ(hc_get32(AREA2_GPA + 24), 0x3f80);
   uint64_t q;
   memcpy(&q, b + 464, 8); CHECK_EQ(q, 3);   /* sw_reserved: the user xfeatures */
   memcpy(&q, b + 512, 8); CHECK_EQ(q, 3);   /* XSTATE_BV */
@@ -466,16 +396,16 @@ static void test_kvm_xsave(void)
   memset(b + 160 + 5 * 16, 0x42, 16);
   b[0] = 0x7f, b[1] = 0x03;   /* FCW */
   memcpy(b + 24, &(uint32_t){0x1fbf}, 4);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XSAVE, &xs), 0);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_XSAVE, &ys), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XSAVE, &xs), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_XSAVE, &ys), 0);
   CHECK(!memcmp(&xs, &ys, 576));
   struct kvm_fpu h;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
   CHECK_EQ(h.xmm[5][7], 0x42);
   CHECK_EQ(h.fcw, 0x37f);
   CHECK_EQ(run_xsave(XSAVE64, 4, AREA_GPA, ~0ULL), RES_OK);
-  CHECK_EQ(get32(AREA_GPA + 24), 0x1fbf);
-  CHECK_EQ(T.mem[AREA_GPA + 160 + 5 * 16], 0x42);
+  CHECK_EQ(hc_get32(AREA_GPA + 24), 0x1fbf);
+  CHECK_EQ(hc_vm.mem[AREA_GPA + 160 + 5 * 16], 0x42);
 
   /* EINVAL, state unchanged: xfeatures beyond x87|SSE, XCOMP_BV, reserved header bytes,
    * a reserved MXCSR bit */
@@ -489,41 +419,41 @@ static void test_kvm_xsave(void)
     case 3: c[575] = 1; break;
     case 4: memcpy(c + 24, &(uint32_t){0x21f80}, 4); break;
     }
-    CHECK_ERRNO(skvm_ioctl(T.vcpu, KVM_SET_XSAVE, &ys), EINVAL);
+    CHECK_ERRNO(skvm_ioctl(hc_vm.vcpu, KVM_SET_XSAVE, &ys), EINVAL);
   }
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_XSAVE, &ys), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_XSAVE, &ys), 0);
   CHECK(!memcmp(&xs, &ys, 576));
   /* bytes beyond the header and the software-reserved bytes are ignored */
   ys = xs;
   ((uint8_t *)ys.region)[600] = 9, ((uint8_t *)ys.region)[470] = 9, ((uint8_t *)ys.region)[420] = 9;
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XSAVE, &ys), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XSAVE, &ys), 0);
   /* a clear XSTATE_BV bit: that component in its initial state */
   ys = xs;
   uint8_t *c = (uint8_t *)ys.region;
   c[512] = 1;   /* x87 only: XMM zero, MXCSR from the image */
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XSAVE, &ys), 0);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XSAVE, &ys), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
   static const uint8_t zero[256];
   CHECK(!memcmp(h.xmm, zero, 256));
   CHECK_EQ(h.fcw, 0x37f);
   CHECK_EQ(h.fpr[1][0], f.fpr[1][0]);
   CHECK_EQ(get_mxcsr(), 0x1fbf);
   c[512] = 2;   /* SSE only: x87 initialized */
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XSAVE, &ys), 0);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XSAVE, &ys), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
   CHECK_EQ(h.xmm[5][0], 0x42);
   CHECK_EQ(h.fpr[1][0], 0);
   CHECK_EQ(h.ftwx, 0);
   CHECK_EQ(h.last_opcode, 0);
   c[512] = 0;   /* everything initial, MXCSR 1F80H */
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XSAVE, &ys), 0);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_GET_FPU, &h), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XSAVE, &ys), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_GET_FPU, &h), 0);
   CHECK(!memcmp(h.xmm, zero, 256));
   CHECK_EQ(h.fcw, 0x37f);
   CHECK_EQ(get_mxcsr(), 0x1f80);
   /* an invalid MXCSR is ignored when neither x87 nor SSE is given */
   memcpy(c + 24, &(uint32_t){0x21f80}, 4);
-  CHECK_EQ(skvm_ioctl(T.vcpu, KVM_SET_XSAVE, &ys), 0);
+  CHECK_EQ(skvm_ioctl(hc_vm.vcpu, KVM_SET_XSAVE, &ys), 0);
 }
 
 /* CR4.OSXSAVE needs XSAVE in the guest's CPUID: KVM_SET_SREGS EINVAL, MOV CR4 #GP */
@@ -539,7 +469,7 @@ static void test_cr4_cpuid(void)
     if (c->entries[i].function == 1) c->entries[i].ecx &= ~(1u << 26 | 1u << 27);
   CHECK_EQ(skvm_ioctl(t.vcpu, KVM_SET_CPUID2, c), 0);
   free(c);
-  CHECK_ERRNO(setup_long_mode(&t, &s), EINVAL);
+  CHECK_ERRNO(hc_long_mode(&t, CR4_BASE | CR4_OSXSAVE, true, &s), EINVAL);
   s.cr4 &= ~CR4_OSXSAVE;
   CHECK_EQ(skvm_ioctl(t.vcpu, KVM_SET_SREGS, &s), 0);
   static const uint8_t cr4_set[] = {0x0f, 0x20, 0xe0, 0x0d, 0x00, 0x00, 0x04, 0x00, 0x0f, 0x22, 0xe0, 0xf4};
@@ -555,7 +485,7 @@ static void test_cr4_cpuid(void)
 
 int main(void)
 {
-  int rc = vmt_init(&T, GUEST_MEM) || vmt_set_cpuid(&T) ? -1 : setup_long_mode(&T, &base_sregs);
+  int rc = hc_vm_init(CR4_BASE | CR4_OSXSAVE, true);
   CHECK_EQ(rc, 0);
   if (rc == 0) {
     test_xgetbv_xsetbv();
@@ -564,6 +494,6 @@ int main(void)
     test_kvm_xsave();
     test_cr4_cpuid();
   }
-  vmt_fini(&T);
+  hc_fini();
   return test_summary();
 }

@@ -1,7 +1,7 @@
 /* Shared helpers for the vCPU ABI tests: create a system handle, a VM with one anonymous memslot at
  * guest-physical 0, one vCPU and its mmap'ed struct kvm_run -- using only the public softkvm API and
- * the structs/constants of the system's <linux/kvm.h>. Header-only (static inline) because each
- * unit test is built from test_X.c + testlib.c alone. */
+ * the structs/constants of the system's <linux/kvm.h>. Header-only (static inline): every unit test
+ * includes it; hostcmp.h builds the host-comparing tests' long-mode VM on it. */
 #ifndef SKVM_VMTEST_H
 #define SKVM_VMTEST_H
 
@@ -113,6 +113,47 @@ static inline int vmt_real_mode(struct vmt *t, uint64_t rip, uint64_t rsp) {
   r.rflags = 2;
   if (skvm_ioctl(t->vcpu, KVM_SET_REGS, &r) != 0) { CHECK(0); return -1; }
   return 0;
+}
+
+/* Little-endian loads and stores in guest memory (guest-physical gpa of slot 0). */
+static inline void vmt_put64(struct vmt *t, uint64_t gpa, uint64_t v) { memcpy(t->mem + gpa, &v, 8); }
+static inline void vmt_put32(struct vmt *t, uint64_t gpa, uint32_t v) { memcpy(t->mem + gpa, &v, 4); }
+static inline uint64_t vmt_get64(const struct vmt *t, uint64_t gpa) {
+  uint64_t v;
+  memcpy(&v, t->mem + gpa, 8);
+  return v;
+}
+static inline uint32_t vmt_get32(const struct vmt *t, uint64_t gpa) {
+  uint32_t v;
+  memcpy(&v, t->mem + gpa, 4);
+  return v;
+}
+
+/* A flat present DPL-0 code/data segment (base 0, limit 4 GiB, G=1) for KVM_SET_SREGS. */
+static inline void vmt_flat_seg(struct kvm_segment *s, uint16_t sel, uint8_t type, int l, int db) {
+  memset(s, 0, sizeof(*s));
+  s->selector = sel;
+  s->base = 0;
+  s->limit = 0xffffffff;
+  s->type = type;
+  s->present = 1;
+  s->s = 1;
+  s->dpl = 0;
+  s->l = (uint8_t)l;
+  s->db = (uint8_t)db;
+  s->g = 1;
+}
+
+/* KVM_SET_REGS on a vCPU fd: every register zero but RIP, RSP and RFLAGS 2 (one check); 0 or -1. */
+static inline int vmt_set_entry(int vcpu, uint64_t rip, uint64_t rsp) {
+  struct kvm_regs r;
+  memset(&r, 0, sizeof(r));
+  r.rip = rip;
+  r.rsp = rsp;
+  r.rflags = 2;
+  int rc = skvm_ioctl(vcpu, KVM_SET_REGS, &r);
+  CHECK_EQ(rc, 0);
+  return rc ? -1 : 0;
 }
 
 static inline int vmt_run(struct vmt *t) { return skvm_ioctl(t->vcpu, KVM_RUN, (void *)0); }

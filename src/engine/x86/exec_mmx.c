@@ -7,42 +7,38 @@
 
 #include "x87.h"
 
-typedef void (*mmx_stub)(v2di *d, const v2di *s);
+typedef sse_stub mmx_stub;
 
+/* MMX mnemonic -> the SSE2 instruction whose host stub does the same work on the MMX values
+ * zero-extended to 128 bits (high unpacks use the low form on those zero-extended values). */
 #define MMX_BINOPS(X)                                                                              \
-  X(PADDB, paddb) X(PADDW, paddw) X(PADDD, paddd) X(PADDQ, paddq)                                 \
-  X(PSUBB, psubb) X(PSUBW, psubw) X(PSUBD, psubd) X(PSUBQ, psubq)                                 \
-  X(PADDSB, paddsb) X(PADDSW, paddsw) X(PADDUSB, paddusb) X(PADDUSW, paddusw)                     \
-  X(PSUBSB, psubsb) X(PSUBSW, psubsw) X(PSUBUSB, psubusb) X(PSUBUSW, psubusw)                     \
-  X(PCMPEQB, pcmpeqb) X(PCMPEQW, pcmpeqw) X(PCMPEQD, pcmpeqd)                                     \
-  X(PCMPGTB, pcmpgtb) X(PCMPGTW, pcmpgtw) X(PCMPGTD, pcmpgtd)                                     \
-  X(PMULLW, pmullw) X(PMULHW, pmulhw) X(PMULHUW, pmulhuw) X(PMULUDQ, pmuludq)                     \
-  X(PMADDWD, pmaddwd) X(PSADBW, psadbw) X(PAVGB, pavgb) X(PAVGW, pavgw)                           \
-  X(PMINUB, pminub) X(PMAXUB, pmaxub) X(PMINSW, pminsw) X(PMAXSW, pmaxsw)                         \
-  X(PAND, pand) X(PANDN, pandn) X(POR, por) X(PXOR, pxor)                                         \
-  X(PUNPCKLBW, punpcklbw) X(PUNPCKLWD, punpcklwd) X(PUNPCKLDQ, punpckldq)                         \
-  X(PSLLW, psllw) X(PSLLD, pslld) X(PSLLQ, psllq) X(PSRLW, psrlw) X(PSRLD, psrld)                 \
-  X(PSRLQ, psrlq) X(PSRAW, psraw) X(PSRAD, psrad)                                                 \
-  X(PACKSSWB, packsswb) X(PACKSSDW, packssdw) X(PACKUSWB, packuswb)                               \
-  X(CVTPI2PS, cvtdq2ps) X(CVTPS2PI, cvtps2dq) X(CVTTPS2PI, cvttps2dq) X(CVTPI2PD, cvtdq2pd)       \
-  X(CVTPD2PI, cvtpd2dq) X(CVTTPD2PI, cvttpd2dq)
+  X(PADDB, PADDB) X(PADDW, PADDW) X(PADDD, PADDD) X(PADDQ, PADDQ)                                 \
+  X(PSUBB, PSUBB) X(PSUBW, PSUBW) X(PSUBD, PSUBD) X(PSUBQ, PSUBQ)                                 \
+  X(PADDSB, PADDSB) X(PADDSW, PADDSW) X(PADDUSB, PADDUSB) X(PADDUSW, PADDUSW)                     \
+  X(PSUBSB, PSUBSB) X(PSUBSW, PSUBSW) X(PSUBUSB, PSUBUSB) X(PSUBUSW, PSUBUSW)                     \
+  X(PCMPEQB, PCMPEQB) X(PCMPEQW, PCMPEQW) X(PCMPEQD, PCMPEQD)                                     \
+  X(PCMPGTB, PCMPGTB) X(PCMPGTW, PCMPGTW) X(PCMPGTD, PCMPGTD)                                     \
+  X(PMULLW, PMULLW) X(PMULHW, PMULHW) X(PMULHUW, PMULHUW) X(PMULUDQ, PMULUDQ)                     \
+  X(PMADDWD, PMADDWD) X(PSADBW, PSADBW) X(PAVGB, PAVGB) X(PAVGW, PAVGW)                           \
+  X(PMINUB, PMINUB) X(PMAXUB, PMAXUB) X(PMINSW, PMINSW) X(PMAXSW, PMAXSW)                         \
+  X(PAND, PAND) X(PANDN, PANDN) X(POR, POR) X(PXOR, PXOR)                                         \
+  X(PUNPCKLBW, PUNPCKLBW) X(PUNPCKLWD, PUNPCKLWD) X(PUNPCKLDQ, PUNPCKLDQ)                         \
+  X(PUNPCKHBW, PUNPCKLBW) X(PUNPCKHWD, PUNPCKLWD) X(PUNPCKHDQ, PUNPCKLDQ)                         \
+  X(PSLLW, PSLLW) X(PSLLD, PSLLD) X(PSLLQ, PSLLQ) X(PSRLW, PSRLW) X(PSRLD, PSRLD)                 \
+  X(PSRLQ, PSRLQ) X(PSRAW, PSRAW) X(PSRAD, PSRAD)                                                 \
+  X(PACKSSWB, PACKSSWB) X(PACKSSDW, PACKSSDW) X(PACKUSWB, PACKUSWB)                               \
+  X(CVTPI2PS, CVTDQ2PS) X(CVTPS2PI, CVTPS2DQ) X(CVTTPS2PI, CVTTPS2DQ) X(CVTPI2PD, CVTDQ2PD)       \
+  X(CVTPD2PI, CVTPD2DQ) X(CVTTPD2PI, CVTTPD2DQ)
 
-#define STUB(m)                                                                                   \
-  static __attribute__((noinline)) void mstub_##m(v2di *d, const v2di *s)                        \
-  {                                                                                              \
-    __asm__ volatile(#m " %1, %0" : "+x"(*d) : "x"(*s));                                         \
-  }
-#define X(M, m) STUB(m)
-MMX_BINOPS(X)
-#undef X
-
-static const mmx_stub stubs[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
-#define X(M, m) [ZYDIS_MNEMONIC_##M] = mstub_##m,
+static mmx_stub mmx_stub_for(int mnemonic)
+{
+  switch (mnemonic) {
+#define X(M, S) case ZYDIS_MNEMONIC_##M: return sse_host_stub(ZYDIS_MNEMONIC_##S);
   MMX_BINOPS(X)
 #undef X
-  [ZYDIS_MNEMONIC_PUNPCKHBW] = mstub_punpcklbw, [ZYDIS_MNEMONIC_PUNPCKHWD] = mstub_punpcklwd,
-  [ZYDIS_MNEMONIC_PUNPCKHDQ] = mstub_punpckldq,
-};
+  }
+  return NULL;
+}
 
 x86_handler mmx_route(int mnemonic)
 {
@@ -53,7 +49,7 @@ x86_handler mmx_route(int mnemonic)
   case ZYDIS_MNEMONIC_MOVDQ2Q: case ZYDIS_MNEMONIC_EMMS:
     return exec_mmx;
   default:
-    return mnemonic >= 0 && mnemonic <= ZYDIS_MNEMONIC_MAX_VALUE && stubs[mnemonic] ? exec_mmx : NULL;
+    return mmx_stub_for(mnemonic) ? exec_mmx : NULL;
   }
 }
 
@@ -151,7 +147,7 @@ HANDLER(mmx)
   }
   case ZYDIS_MNEMONIC_CVTPI2PS: case ZYDIS_MNEMONIC_CVTPS2PI: case ZYDIS_MNEMONIC_CVTTPS2PI:
   case ZYDIS_MNEMONIC_CVTPI2PD: case ZYDIS_MNEMONIC_CVTPD2PI: case ZYDIS_MNEMONIC_CVTTPD2PI:
-    conversions(cpu, in, stubs[mn]);
+    conversions(cpu, in, mmx_stub_for(mn));
     return;
   case ZYDIS_MNEMONIC_MOVQ2DQ: {   /* xmm <- mm, zero-extended */
     mmx_check(cpu, true, true);
@@ -229,7 +225,7 @@ HANDLER(mmx)
     int sh = (int)(in->imm & 3) * 16;
     r = (d & ~(0xffffULL << sh)) | w << sh;
   } else {
-    mmx_stub fn = stubs[mn];
+    mmx_stub fn = mmx_stub_for(mn);
     if (!fn) x86_internal_error(cpu, in->bytes, in->len);
     uint64_t s = in->op[1].kind == OP_IMM ? (in->imm & 0xff) : read64(cpu, in, 1), hi;
     switch (mn) {

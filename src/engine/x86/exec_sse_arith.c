@@ -5,8 +5,6 @@
 
 #include "sse.h"
 
-typedef void (*sse_stub)(v2di *d, const v2di *s);
-
 #define STUB(m, insn)                                                                             \
   static __attribute__((noinline)) void stub_##m(v2di *d, const v2di *s)                         \
   {                                                                                              \
@@ -23,6 +21,11 @@ static const sse_stub stubs[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   SSE_SHIFTS(X)
 #undef X
 };
+
+sse_stub sse_host_stub(int mnemonic)
+{
+  return mnemonic >= 0 && mnemonic <= ZYDIS_MNEMONIC_MAX_VALUE ? stubs[mnemonic] : NULL;
+}
 
 /* d = op(d, s) on the host; the MXCSR flags are accounted before d is written */
 static void run_stub(struct x86_cpu *cpu, const struct x86_insn *in, sse_stub fn, const uint8_t *src)

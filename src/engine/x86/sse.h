@@ -56,6 +56,10 @@ typedef long long v2di __attribute__((vector_size(16)));
   X(PSLLW, psllw) X(PSLLD, pslld) X(PSLLQ, psllq) X(PSRLW, psrlw) X(PSRLD, psrld)                 \
   X(PSRLQ, psrlq) X(PSRAW, psraw) X(PSRAD, psrad)
 
+/* The host stub that runs an SSE_BINOPS/SSE_SHIFTS instruction: d = op(d, s); NULL if none. */
+typedef void (*sse_stub)(v2di *d, const v2di *s);
+sse_stub sse_host_stub(int mnemonic);
+
 static inline uint8_t *xmm(struct x86_cpu *cpu, int i) { return cpu->fpu.xmm[i]; }
 
 /* #UD / #NM checks every SSE instruction starts with (CR0.EM, CR4.OSFXSR, CR0.TS). */

@@ -12,7 +12,7 @@
   X(mul) X(imul) X(div) X(idiv) X(shift)                                                         \
   X(mov) X(movzx) X(movsx) X(lea) X(xchg) X(push) X(pop) X(pushf) X(popf) X(lahf) X(sahf)       \
   X(cbw) X(cwd) X(cmovcc) X(setcc) X(bswap) X(enter) X(leave) X(pusha) X(popa) X(nop)           \
-  X(jmp) X(jcc) X(jcxz) X(loop) X(call) X(ret) X(jmp_far) X(call_far) X(ret_far) X(int)         \
+  X(jmp) X(jcc) X(jcxz) X(loop) X(call) X(ret) X(ret_far) X(int)         \
   X(int3) X(into) X(iret) X(hlt) X(cli) X(sti) X(cld) X(std) X(clc) X(stc) X(cmc)               \
   X(lgdt) X(lidt) X(sgdt) X(sidt) X(lldt) X(ltr) X(sldt) X(str) X(mov_cr) X(mov_dr) X(rdmsr)    \
   X(wrmsr) X(cpuid) X(rdtsc) X(rdtscp) X(invlpg) X(clts) X(lmsw) X(smsw) X(ud) X(swapgs) X(priv_nop)    \

@@ -48,7 +48,6 @@ HANDLER(jmp)
   jump_to(cpu, t);
 }
 
-HANDLER(jmp_far) { exec_jmp(cpu, in); }
 
 HANDLER(jcc)
 {
@@ -89,7 +88,6 @@ HANDLER(call)
   jump_to(cpu, t);
 }
 
-HANDLER(call_far) { exec_call(cpu, in); }
 
 static void release_stack(struct x86_cpu *cpu, uint64_t n)
 {

@@ -3,16 +3,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vmm/boot/linux.h"
 #include "vmm/cli.h"
 #include "vmm/flat.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
 #define RUN_MEM_DEFAULT_MB 64
+#define RUN_MEM_DEFAULT_LINUX_MB 512
 #define RUN_MEM_MAX_MB 65536
 
 struct run_opts {
 	const char *flat;
+	struct linux_boot kern;
 	uint64_t mem_mb;
 	uint64_t entry;
 	bool dev_kvm;
@@ -20,12 +23,20 @@ struct run_opts {
 
 void cmd_run__usage(FILE *f)
 {
-	fputs("usage: softkvm run --flat FILE [-m MB] [--entry OFF] [--dev-kvm]\n"
+	fputs("usage: softkvm run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [-m MB]\n"
+	      "       softkvm run --flat FILE [-m MB] [--entry OFF] [--dev-kvm]\n"
 	      "\n"
+	      "  --kernel FILE  Linux bzImage, started at its 64-bit entry point with boot_params,\n"
+	      "                 an e820 map and identity-mapped page tables (no BIOS)\n"
+	      "  --initrd FILE  initramfs, loaded at the top of guest RAM\n"
+	      "  --append STR   kernel command line (e.g. \"console=ttyS0\")\n"
+	      "  --guest-decompress  run the bzImage's own decompressor in the guest (default:\n"
+	      "                 unpack an xz payload on the host and boot the vmlinux in it)\n"
 	      "  --flat FILE    raw binary, loaded at guest physical 0x10000 and started in\n"
 	      "                 16-bit real mode at CS:IP = 1000:OFF with DS = ES = SS = 1000\n"
 	      "                 and SP = FFF0 (so the guest is ORG 0 code)\n"
-	      "  -m, --mem MB   guest RAM in MiB, at guest physical 0 (1..65536, default 64)\n"
+	      "  -m, --mem MB   guest RAM in MiB, at guest physical 0 (1..65536; default 512 with\n"
+	      "                 --kernel, at most 3072 there; 64 with --flat)\n"
 	      "  --entry OFF    initial IP within the 64 KiB code segment (default 0)\n"
 	      "  --dev-kvm      use the kernel's /dev/kvm instead of libsoftkvm\n"
 	      "  -h, --help     print this text\n"
@@ -49,6 +60,10 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 			cmd_run__usage(stdout);
 			return RUN_PARSE_HELP;
 		}
+		if (cli__flag(argv[i], "--guest-decompress", NULL)) {
+			o->kern.guest_decompress = true;
+			continue;
+		}
 		if (cli__flag(argv[i], "--dev-kvm", NULL)) {
 			o->dev_kvm = true;
 			continue;
@@ -57,6 +72,18 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 			if (r < 0)
 				return CLI_EXIT_USAGE;
 			o->flat = val;
+		} else if ((r = cli__opt(argc, argv, &i, "--kernel", NULL, &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			o->kern.kernel = val;
+		} else if ((r = cli__opt(argc, argv, &i, "--initrd", NULL, &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			o->kern.initrd = val;
+		} else if ((r = cli__opt(argc, argv, &i, "--append", NULL, &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			o->kern.cmdline = val;
 		} else if ((r = cli__opt(argc, argv, &i, "--mem", "-m", &val)) != 0) {
 			if (r < 0)
 				return CLI_EXIT_USAGE;
@@ -76,16 +103,42 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 			return cli__bad_arg("run", argv[i]);
 		}
 	}
-	if (!o->flat) {
-		pr_err("run: no guest given (--flat FILE); try 'softkvm run --help'");
+	if (o->flat && o->kern.kernel) {
+		pr_err("run: --flat and --kernel exclude each other");
+		return CLI_EXIT_USAGE;
+	}
+	if (!o->kern.kernel && (o->kern.initrd || o->kern.cmdline)) {
+		pr_err("run: --initrd and --append need --kernel");
+		return CLI_EXIT_USAGE;
+	}
+	if (!o->flat && !o->kern.kernel) {
+		pr_err("run: no guest given (--kernel BZIMAGE or --flat FILE); try 'softkvm run --help'");
 		return CLI_EXIT_USAGE;
 	}
 	return 0;
 }
 
+static int cmd_run__linux(struct run_opts *o, uint64_t ram_size)
+{
+	struct vm vm;
+	int ret = CLI_EXIT_FAIL;
+
+	if (ram_size > LINUX_RAM_MAX) {
+		pr_err("run: -m %llu: a Linux guest takes at most %llu MiB here",
+		       (unsigned long long)o->mem_mb, LINUX_RAM_MAX >> 20);
+		return CLI_EXIT_FAIL;
+	}
+	if (vm__create(&vm, hv__select(o->dev_kvm), ram_size) < 0)
+		return CLI_EXIT_FAIL;
+	if (linux__boot(&vm, &o->kern) == 0)
+		ret = vcpu__run(&vm.cpu0);
+	vm__destroy(&vm);
+	return ret;
+}
+
 int cmd_run__main(int argc, char **argv, bool dev_kvm)
 {
-	struct run_opts o = { .mem_mb = RUN_MEM_DEFAULT_MB, .dev_kvm = dev_kvm };
+	struct run_opts o = { .dev_kvm = dev_kvm };
 	uint64_t ram_size;
 	uint8_t *image = NULL;
 	size_t image_len;
@@ -98,7 +151,11 @@ int cmd_run__main(int argc, char **argv, bool dev_kvm)
 	if (ret)
 		return ret;
 
+	if (!o.mem_mb)
+		o.mem_mb = o.kern.kernel ? RUN_MEM_DEFAULT_LINUX_MB : RUN_MEM_DEFAULT_MB;
 	ram_size = o.mem_mb << 20;
+	if (o.kern.kernel)
+		return cmd_run__linux(&o, ram_size);
 	if (ram_size <= FLAT_LOAD_ADDR) {
 		pr_err("run: %llu MiB of memory leaves no room for a guest at %#llx",
 		       (unsigned long long)o.mem_mb, FLAT_LOAD_ADDR);

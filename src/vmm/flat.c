@@ -35,9 +35,8 @@ int flat__read(const char *path, uint64_t max, uint8_t **buf, size_t *len)
 		goto fail;
 	}
 	if ((uint64_t)st.st_size > max) {
-		pr_err("cannot load '%s': %lld bytes do not fit in guest memory (at most %llu bytes "
-		       "above %#llx)", path, (long long)st.st_size, (unsigned long long)max,
-		       FLAT_LOAD_ADDR);
+		pr_err("cannot load '%s': %lld bytes do not fit in guest memory (room for %llu bytes)",
+		       path, (long long)st.st_size, (unsigned long long)max);
 		goto fail;
 	}
 	p = malloc(st.st_size);

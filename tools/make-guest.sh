@@ -16,6 +16,10 @@ need() { command -v "$1" >/dev/null || { echo "make-guest.sh: '$1' is missing (r
 need apt-get; need dpkg-deb; need cpio; need gzip
 
 # The versioned kernel package behind Debian's linux-image-amd64 metapackage (6.1 in bookworm).
+if ! apt-cache show busybox-static >/dev/null 2>&1; then   # empty package lists: fetch them
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq >&2
+fi
 kpkg="$(apt-cache depends linux-image-amd64 2>/dev/null | sed -n 's/^ *Depends: \(linux-image-6\.1[^ ]*-amd64\)$/\1/p' | head -n1)"
 if [ -z "$kpkg" ]; then
   kpkg="$(apt-cache search --names-only '^linux-image-6\.1\.0-[0-9]+-amd64$' | awk '{print $1}' | sort -V | tail -n1)"

@@ -38,12 +38,13 @@ uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size)
   x86_exit_restart(cpu);
 }
 
-void io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v)
+bool io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v)
 {
   io_check_permission(cpu);
-  if (cpu->irq_ops && cpu->irq_ops->pio(cpu->irq_opaque, port, &v, size, true)) return;
+  if (cpu->irq_ops && cpu->irq_ops->pio(cpu->irq_opaque, port, &v, size, true)) return false;
   if (cpu->exit_now) x86_internal_error(cpu, NULL, 0);
   io_fill(cpu, port, size, KVM_EXIT_IO_OUT);
   memcpy((uint8_t *)cpu->run + PIO_DATA_OFFSET, &v, size);
   cpu->exit_now = true;
+  return true;
 }

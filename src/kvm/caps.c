@@ -19,6 +19,12 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_SET_IDENTITY_MAP_ADDR:
   case KVM_CAP_XSAVE:
   case KVM_CAP_XCRS:
+  case KVM_CAP_IRQCHIP:
+  case KVM_CAP_IRQ_INJECT_STATUS:
+  case KVM_CAP_PIT:
+  case KVM_CAP_PIT2:
+  case KVM_CAP_PIT_STATE2:
+  case KVM_CAP_TSC_DEADLINE_TIMER:
     return 1;
   case KVM_CAP_NR_VCPUS: {
     long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -43,6 +43,8 @@ struct retired {
 };
 
 struct skvm_vcpu;
+struct skvm_irqchip;
+struct skvm_lapic;
 
 struct skvm_vm {
   pthread_mutex_t lock;
@@ -53,7 +55,9 @@ struct skvm_vm {
   struct retired *retired;
   struct skvm_vcpu *vcpus[SKVM_MAX_VCPUS];
   int nvcpus;
+  int created_vcpus;          /* ever created (KVM's created_vcpus): KVM_CREATE_IRQCHIP is too late */
   uint64_t tss_addr, identity_map_addr;
+  struct skvm_irqchip *irqchip;  /* KVM_CREATE_IRQCHIP (irqchip/), NULL = userspace irqchip */
 };
 
 struct skvm_vcpu {
@@ -62,6 +66,7 @@ struct skvm_vcpu {
   pthread_mutex_t lock;       /* serializes this vCPU's ioctls, as vcpu->mutex does */
   struct kvm_run *run;
   bool running, has_run;
+  struct skvm_lapic *lapic;   /* with the VM's in-kernel irqchip */
   struct x86_cpu cpu;
 };
 
@@ -69,6 +74,13 @@ long system_ioctl(unsigned long req, void *arg);
 long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg);
 long vcpu_ioctl(struct skvm_vcpu *vcpu, unsigned long req, void *arg);
 long check_extension(struct skvm_vm *vm, long cap);
+/* irqchip/ (irqchip.h has the rest) */
+long irqchip_vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg);
+void irqchip_destroy(struct skvm_vm *vm);
+int irqchip_vcpu_attach(struct skvm_vcpu *v);
+void irqchip_vcpu_detach(struct skvm_vcpu *v);
+int irqchip_vcpu_accept_events(struct skvm_vcpu *v);
+long irqchip_vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg);
 
 int vm_create(void);
 void vm_put(struct skvm_vm *vm);

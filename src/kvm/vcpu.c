@@ -35,8 +35,10 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   if (vm->nvcpus >= SKVM_MAX_VCPUS) ret = -EINVAL;
   for (int i = 0; i < vm->nvcpus && !ret; i++)
     if (vm->vcpus[i]->id == (int)id) ret = -EEXIST;
+  if (!ret && vm->irqchip) ret = irqchip_vcpu_attach(v);   /* its LAPIC */
   if (!ret) {
     vm->vcpus[vm->nvcpus++] = v;
+    vm->created_vcpus++;
     vm->refs++;
   }
   pthread_mutex_unlock(&vm->lock);
@@ -69,6 +71,7 @@ void vcpu_destroy(struct skvm_vcpu *v)
     }
   }
   pthread_mutex_unlock(&vm->lock);
+  irqchip_vcpu_detach(v);
   x86_cpu_fini(&v->cpu);
   munmap(v->run, SKVM_VCPU_MMAP_SIZE);
   pthread_mutex_destroy(&v->lock);
@@ -84,7 +87,17 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
   v->has_run = true;
   v->run->flags = 0;
   x86_complete_exit(cpu);
-  int r = x86_run(cpu, v->run->immediate_exit);
+  int r;
+  for (;;) {
+    /* in-kernel LAPIC: INIT/SIPI first; an AP waits here for its SIPI */
+    if (v->lapic && irqchip_vcpu_accept_events(v)) {
+      v->run->exit_reason = KVM_EXIT_INTR;
+      r = -1;
+      break;
+    }
+    r = x86_run(cpu, v->run->immediate_exit);
+    if (r != 1) break;   /* 1: an INIT arrived while running */
+  }
   __atomic_store_n(&v->running, false, __ATOMIC_SEQ_CST);
   memslot_reclaim(v->vm);
   return r < 0 ? -EINTR : 0;
@@ -121,7 +134,8 @@ static void get_sregs(struct x86_cpu *c, struct kvm_sregs *s)
   x86_seg_to_kvm(&c->ldtr, &s->ldt);
   s->gdt.base = c->gdt.base, s->gdt.limit = c->gdt.limit;
   s->idt.base = c->idt.base, s->idt.limit = c->idt.limit;
-  s->cr0 = c->cr0, s->cr2 = c->cr2, s->cr3 = c->cr3, s->cr4 = c->cr4, s->cr8 = c->cr8;
+  s->cr0 = c->cr0, s->cr2 = c->cr2, s->cr3 = c->cr3, s->cr4 = c->cr4;
+  s->cr8 = c->irq_ops ? c->irq_ops->get_cr8(c->irq_opaque) : c->cr8;   /* the LAPIC's TPR */
   s->efer = c->efer;
   s->apic_base = c->apic_base;
   if (c->pending_irq >= 0)
@@ -155,6 +169,7 @@ static long set_sregs(struct x86_cpu *c, const struct kvm_sregs *s)
     x86_cpuid(c, 1, 0, r);
     if (!(r[2] & (1u << 26))) return -EINVAL;
   }
+  if (x86_msr_set(c, 0x1b, s->apic_base, true)) return -EINVAL;   /* kvm_set_apic_base */
   for (int i = 0; i < 6; i++) x86_seg_from_kvm(&c->seg[i], segs[i]);
   x86_seg_from_kvm(&c->tr, &s->tr);
   x86_seg_from_kvm(&c->ldtr, &s->ldt);
@@ -162,8 +177,8 @@ static long set_sregs(struct x86_cpu *c, const struct kvm_sregs *s)
   c->idt.base = s->idt.base, c->idt.limit = s->idt.limit;
   c->cr0 = s->cr0 | CR0_ET;
   c->cr2 = s->cr2, c->cr3 = s->cr3, c->cr4 = s->cr4, c->cr8 = s->cr8;
+  if (c->irq_ops) c->irq_ops->set_cr8(c->irq_opaque, s->cr8);
   c->efer = s->efer;
-  c->apic_base = s->apic_base;
   for (int i = 0; i < 256; i++) {   /* a set bit queues that interrupt, as KVM does */
     if (s->interrupt_bitmap[i / 64] & (1ULL << (i % 64))) {
       c->pending_irq = i;
@@ -285,11 +300,19 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   case KVM_INTERRUPT: {
     const struct kvm_interrupt *irq = arg;
     if (irq->irq >= 256) r = -EINVAL;
+    else if (v->vm->irqchip) r = -ENXIO;   /* the in-kernel PIC takes external interrupts */
     else c->pending_irq = irq->irq;
     break;
   }
-  case KVM_GET_MP_STATE: ((struct kvm_mp_state *)arg)->mp_state = KVM_MP_STATE_RUNNABLE; break;
-  case KVM_SET_MP_STATE: r = set_mp_state(c, arg); break;
+  case KVM_GET_MP_STATE:
+    if (v->lapic) r = irqchip_vcpu_ioctl(v, req, arg);
+    else ((struct kvm_mp_state *)arg)->mp_state = KVM_MP_STATE_RUNNABLE;
+    break;
+  case KVM_SET_MP_STATE: r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : set_mp_state(c, arg); break;
+  case KVM_GET_LAPIC:
+  case KVM_SET_LAPIC:
+    r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : -EINVAL;   /* no in-kernel LAPIC: EINVAL */
+    break;
   default: r = -EINVAL; break;   /* kvm_arch_vcpu_ioctl's default */
   }
   pthread_mutex_unlock(&v->lock);

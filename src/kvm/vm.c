@@ -34,6 +34,7 @@ void vm_put(struct skvm_vm *vm)
   int refs = --vm->refs;
   pthread_mutex_unlock(&vm->lock);
   if (refs) return;
+  irqchip_destroy(vm);
   memslot_free_all(vm);
   free(vm->slots);
   pthread_mutex_destroy(&vm->lock);
@@ -63,5 +64,5 @@ long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
     return r;
   }
   }
-  return -ENOTTY;   /* kvm_arch_vm_ioctl's default */
+  return irqchip_vm_ioctl(vm, req, arg);   /* -ENOTTY, kvm_arch_vm_ioctl's default, if not its */
 }

@@ -162,8 +162,14 @@ static void check_caps(int fd) {
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_PV_MMU)), 0);
   /* Not implemented by softkvm yet, so they must read 0 (Linux x86 reports them). Update these
    * checks when the features land. */
-  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_IRQCHIP)), 0);
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_DIRTY_LOG_RING)), 0);
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_SET_BOOT_CPU_ID)), 0);
+  /* the in-kernel irqchip (src/kvm/irqchip) */
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_IRQCHIP)), 1);
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_PIT2)), 1);
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_PIT_STATE2)), 1);
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_TSC_DEADLINE_TIMER)), 1);
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_IRQ_INJECT_STATUS)), 1);
 }
 
 static void test_check_extension(void) {

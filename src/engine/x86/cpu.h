@@ -82,6 +82,33 @@ struct tlb_entry {
 
 enum { PEND_NONE, PEND_IO_IN, PEND_MMIO_READ, PEND_OUT };
 
+/* The in-kernel interrupt controller's hooks (libsoftkvm's irqchip), NULL without one. The engine
+ * knows nothing of LAPICs: it offers port and MMIO accesses and some MSRs to the hooks before
+ * exiting, takes interrupt vectors from ack(), and blocks in halt() instead of exiting on HLT. */
+struct x86_irq_ops {
+  /* true: the access was handled (data filled in for reads), no exit */
+  bool (*mmio)(void *o, uint64_t gpa, void *data, int len, bool write);
+  bool (*pio)(void *o, uint16_t port, void *data, int len, bool write);
+  /* the deliverable vector, moved from IRR to ISR (or the PIC's INTA), or -1 */
+  int (*ack)(void *o);
+  /* HLT: blocks until an interrupt is deliverable or a request (X86_EV_REQ) is pending: true;
+   * false when userspace wants the vCPU back (run->immediate_exit) */
+  bool (*halt)(void *o);
+  /* X86_MSR_UNHANDLED (not the irqchip's), 0 done, -1 invalid (#GP for the guest) */
+  int (*msr_get)(void *o, uint32_t index, uint64_t *val);
+  int (*msr_set)(void *o, uint32_t index, uint64_t val, bool host);
+  /* CR8 is the LAPIC's TPR */
+  uint64_t (*get_cr8)(void *o);
+  void (*set_cr8)(void *o, uint64_t v);
+};
+#define X86_MSR_UNHANDLED 1
+
+/* cpu->events bits, set by any thread (atomically); the run loop checks the word once per
+ * instruction. */
+#define X86_EV_INTR 1u   /* an interrupt may be deliverable: call ack() when IF allows */
+#define X86_EV_NMI 2u    /* an NMI is pending */
+#define X86_EV_REQ 4u    /* libsoftkvm wants the run loop to return (x86_run returns 1): INIT */
+
 struct x86_insn;
 struct x86_cpu;
 typedef void (*x86_handler)(struct x86_cpu *cpu, const struct x86_insn *in);
@@ -113,6 +140,10 @@ struct x86_cpu {
   int pending_irq;            /* from KVM_INTERRUPT, -1 if none */
   bool shadow;                /* STI / MOV SS interrupt shadow for the next instruction */
   bool halted;
+  bool nmi_blocked;           /* in an NMI handler, until IRET */
+  uint32_t events;            /* X86_EV_*, atomic */
+  const struct x86_irq_ops *irq_ops;
+  void *irq_opaque;
 
   /* exception being raised (longjmp payload) */
   int exc_vector;
@@ -123,6 +154,7 @@ struct x86_cpu {
   /* exits */
   struct kvm_run *run;
   bool exit_now;              /* exit to userspace after the current instruction */
+  int8_t exit_ret;            /* x86_run's return value for this exit (HLT interrupted: -1) */
   uint8_t pending_completion; /* PEND_*: the last exit completes on the next KVM_RUN */
   uint64_t out_skip_rip, out_next_rip;  /* OUT: RIP moves past it on re-entry */
   bool io_in_done;            /* KVM_EXIT_IO IN data is in the run page, re-executing */
@@ -155,7 +187,8 @@ void x86_cpu_fini(struct x86_cpu *cpu);
 void x86_cpu_update_mode(struct x86_cpu *cpu);
 void x86_tlb_flush(struct x86_cpu *cpu);
 /* Runs until an exit; cpu->run describes it. Returns 0, or -1 when immediate_exit stopped it
- * (after completing a pending I/O or MMIO read, as KVM does). */
+ * (after completing a pending I/O or MMIO read, as KVM does; also a halt() that returned false),
+ * or 1 when X86_EV_REQ was set (no exit for userspace: libsoftkvm handles the request). */
 int x86_run(struct x86_cpu *cpu, bool immediate_exit);
 /* Called by KVM_RUN before x86_run: completes the exit userspace just handled. */
 void x86_complete_exit(struct x86_cpu *cpu);

@@ -163,7 +163,8 @@ uint64_t x86_read_tsc(struct x86_cpu *cpu);
 
 /* ---- I/O ---- */
 uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size);
-void io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v);
+/* true when the OUT exits to userspace (false: the in-kernel irqchip took it) */
+bool io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v);
 
 static inline bool long_mode64(const struct x86_cpu *cpu) { return cpu->code_bits == 64; }
 static inline bool prot_mode(const struct x86_cpu *cpu) { return cpu->cr0 & CR0_PE; }

@@ -159,6 +159,7 @@ static uint64_t iret_flags_mask(struct x86_cpu *cpu, int size)
 HANDLER(iret)
 {
   int size = in->opsize;
+  cpu->nmi_blocked = false;
   if (!prot_mode(cpu)) {
     uint64_t ip = pop(cpu, size);
     uint16_t cs = pop(cpu, size);
@@ -199,6 +200,17 @@ HANDLER(iret)
 HANDLER(hlt)
 {
   require_cpl0(cpu);
+  if (cpu->irq_ops) {   /* in-kernel irqchip: wait for an interrupt instead of exiting */
+    cpu->halted = true;
+    if (cpu->irq_ops->halt(cpu->irq_opaque)) {
+      cpu->halted = false;   /* woken: the run loop takes the interrupt after the HLT */
+    } else {
+      cpu->run->exit_reason = KVM_EXIT_INTR;   /* still halted on the next KVM_RUN */
+      cpu->exit_ret = -1;
+      cpu->exit_now = true;
+    }
+    return;
+  }
   cpu->run->exit_reason = KVM_EXIT_HLT;
   cpu->exit_now = true;
 }

@@ -12,7 +12,7 @@ HANDLER(in)
 HANDLER(out)
 {
   uint16_t port = in->op[0].kind == OP_IMM ? in->imm & 0xff : (uint16_t)cpu->gpr[R_DX];
-  io_out(cpu, port, in->op[1].size, op_read(cpu, in, 1));
+  if (!io_out(cpu, port, in->op[1].size, op_read(cpu, in, 1))) return;
   /* As KVM's fast PIO path: RIP stays at the OUT while userspace handles the exit and moves
    * past it on the next KVM_RUN (if userspace left RIP alone). */
   cpu->out_skip_rip = cpu->rip;

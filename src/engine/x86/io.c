@@ -1,4 +1,5 @@
-/* Port I/O: every access exits to userspace as KVM_EXIT_IO (data in the page after kvm_run). */
+/* Port I/O: an access the in-kernel irqchip does not take exits to userspace as KVM_EXIT_IO (data
+ * in the page after kvm_run). */
 #include <string.h>
 
 #include "engine.h"
@@ -31,15 +32,19 @@ uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size)
     memcpy(&v, (uint8_t *)cpu->run + PIO_DATA_OFFSET, size);
     return v;
   }
+  uint64_t v = 0;
+  if (cpu->irq_ops && cpu->irq_ops->pio(cpu->irq_opaque, port, &v, size, false)) return v;
   io_fill(cpu, port, size, KVM_EXIT_IO_IN);
   x86_exit_restart(cpu);
 }
 
-void io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v)
+bool io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v)
 {
   io_check_permission(cpu);
+  if (cpu->irq_ops && cpu->irq_ops->pio(cpu->irq_opaque, port, &v, size, true)) return false;
   if (cpu->exit_now) x86_internal_error(cpu, NULL, 0);
   io_fill(cpu, port, size, KVM_EXIT_IO_OUT);
   memcpy((uint8_t *)cpu->run + PIO_DATA_OFFSET, &v, size);
   cpu->exit_now = true;
+  return true;
 }

@@ -229,6 +229,8 @@ static uint64_t mmio_read(struct x86_cpu *cpu, uint64_t gpa, int size)
       return v;
     }
   }
+  uint64_t v = 0;
+  if (cpu->irq_ops && cpu->irq_ops->mmio(cpu->irq_opaque, gpa, &v, size, false)) return v;
   struct kvm_run *run = cpu->run;
   run->exit_reason = KVM_EXIT_MMIO;
   run->mmio.phys_addr = gpa;
@@ -240,6 +242,7 @@ static uint64_t mmio_read(struct x86_cpu *cpu, uint64_t gpa, int size)
 
 static void mmio_write(struct x86_cpu *cpu, uint64_t gpa, int size, uint64_t v)
 {
+  if (cpu->irq_ops && cpu->irq_ops->mmio(cpu->irq_opaque, gpa, &v, size, true)) return;
   struct kvm_run *run = cpu->run;
   if (cpu->exit_now) {        /* a second exit in one instruction: not supported yet */
     x86_internal_error(cpu, NULL, 0);

@@ -10,6 +10,7 @@
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_MISC_ENABLE 0x1a0
 #define MSR_IA32_CR_PAT 0x277
+#define MSR_IA32_TSC_DEADLINE 0x6e0
 #define MSR_IA32_PLATFORM_ID 0x17
 #define MSR_IA32_FEATURE_CONTROL 0x3a
 #define MSR_IA32_UCODE_REV 0x8b
@@ -32,6 +33,7 @@ const uint32_t x86_msr_list[] = {
   MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
   MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_STAR, MSR_LSTAR,
   MSR_CSTAR, MSR_SYSCALL_MASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
+  MSR_IA32_TSC_DEADLINE,
 };
 const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
 
@@ -80,6 +82,10 @@ static bool mtrr_value_valid(uint32_t index, uint64_t v)
 
 int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
 {
+  if (cpu->irq_ops) {   /* APIC base, TSC deadline: the irqchip's */
+    int r = cpu->irq_ops->msr_get(cpu->irq_opaque, index, val);
+    if (r != X86_MSR_UNHANDLED) return r;
+  }
   int fixed = mtrr_fixed_index(index);
   if (fixed >= 0) {
     *val = cpu->mtrr_fixed[fixed];
@@ -111,6 +117,7 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
   case MSR_GS_BASE: *val = cpu->seg[S_GS].base; return 0;
   case MSR_KERNEL_GS_BASE: *val = cpu->kernel_gs_base; return 0;
   case MSR_TSC_AUX: *val = cpu->tsc_aux; return 0;
+  case MSR_IA32_TSC_DEADLINE: *val = 0; return 0;   /* no in-kernel LAPIC: reads 0, as KVM */
   }
   return -1;
 }
@@ -126,6 +133,10 @@ static bool pat_valid(uint64_t v)
 
 int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
 {
+  if (cpu->irq_ops) {
+    int r = cpu->irq_ops->msr_set(cpu->irq_opaque, index, val, host);
+    if (r != X86_MSR_UNHANDLED) return r;
+  }
   int fixed = mtrr_fixed_index(index);
   bool var = index >= MSR_MTRR_VAR_FIRST && index <= MSR_MTRR_VAR_LAST;
   if (fixed >= 0 || var || index == MSR_MTRRdefType) {
@@ -185,6 +196,7 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     if (val >> 32) return -1;
     cpu->tsc_aux = val;
     return 0;
+  case MSR_IA32_TSC_DEADLINE: return 0;   /* ignored without an in-kernel LAPIC */
   }
   return -1;
 }

@@ -81,6 +81,27 @@ static bool interrupts_allowed(const struct x86_cpu *cpu)
   return (cpu->rflags & F_IF) && !cpu->shadow;
 }
 
+/* Interrupt-controller events (cpu->events): an NMI, an interrupt to take from ack() when IF
+ * allows, or a request that ends x86_run. Returns true to leave the run loop. */
+static bool handle_events(struct x86_cpu *cpu, uint32_t ev)
+{
+  if (ev & X86_EV_REQ) {
+    cpu->exit_ret = 1;
+    return true;
+  }
+  if ((ev & X86_EV_NMI) && !cpu->nmi_blocked && !cpu->shadow) {
+    __atomic_and_fetch(&cpu->events, ~X86_EV_NMI, __ATOMIC_ACQ_REL);
+    cpu->nmi_blocked = true;
+    deliver_event(cpu, 2, 0, false, false, cpu->rip);
+  } else if ((ev & X86_EV_INTR) && interrupts_allowed(cpu)) {
+    /* cleared before ack(): an interrupt raised meanwhile sets it again */
+    __atomic_and_fetch(&cpu->events, ~X86_EV_INTR, __ATOMIC_ACQ_REL);
+    int v = cpu->irq_ops->ack(cpu->irq_opaque);
+    if (v >= 0) deliver_event(cpu, v, 0, false, false, cpu->rip);
+  }
+  return false;
+}
+
 /* Picks up a new memory map; the generation is published last, so a vCPU that shows the new
  * generation no longer touches the old map or its host pages (see wait_for_vcpus_locked). */
 static inline void refresh_memmap(struct x86_cpu *cpu)
@@ -117,6 +138,7 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
     cpu->rip = cpu->out_next_rip;
   cpu->pending_completion = PEND_NONE;
   cpu->exit_now = false;
+  cpu->exit_ret = 0;
   cpu->delivering = -1;
   refresh_memmap(cpu);
   switch (setjmp(cpu->jb)) {
@@ -134,6 +156,15 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
       cpu->pending_irq = -1;
       deliver_event(cpu, v, 0, false, false, cpu->rip);
     }
+    /* halted with an in-kernel irqchip: wait here (KVM_RUN after an interrupted HLT) */
+    if (cpu->halted && cpu->irq_ops) {
+      if (!cpu->irq_ops->halt(cpu->irq_opaque)) {
+        run->exit_reason = KVM_EXIT_INTR;
+        ret = -1;
+        goto out;
+      }
+      cpu->halted = false;
+    }
     break;
   case JMP_EXCEPTION:
     escalate(cpu);
@@ -148,6 +179,8 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
 
   for (;;) {
     refresh_memmap(cpu);
+    uint32_t ev = __atomic_load_n(&cpu->events, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(ev != 0, 0) && handle_events(cpu, ev)) break;
     if (run->request_interrupt_window && interrupts_allowed(cpu) && cpu->pending_irq < 0) {
       run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
       break;
@@ -156,8 +189,9 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
     if (cpu->exit_now) break;
   }
 out:
+  if (cpu->exit_ret) ret = cpu->exit_ret;
   run->if_flag = (cpu->rflags & F_IF) != 0;
-  run->cr8 = cpu->cr8;
+  run->cr8 = cpu->irq_ops ? cpu->irq_ops->get_cr8(cpu->irq_opaque) : cpu->cr8;
   run->apic_base = cpu->apic_base;
   run->ready_for_interrupt_injection = interrupts_allowed(cpu) && cpu->pending_irq < 0;
   return ret;

@@ -204,7 +204,7 @@ uint64_t get_cr(struct x86_cpu *cpu, int n)
   case 2: return cpu->cr2;
   case 3: return cpu->cr3;
   case 4: return cpu->cr4;
-  case 8: return cpu->cr8;
+  case 8: return cpu->irq_ops ? cpu->irq_ops->get_cr8(cpu->irq_opaque) : cpu->cr8;
   }
   RAISE(cpu, EXC_UD);
 }
@@ -252,6 +252,7 @@ void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
   case 8:
     if (v >> 4) RAISE_ERR(cpu, EXC_GP, 0);
     cpu->cr8 = v;
+    if (cpu->irq_ops) cpu->irq_ops->set_cr8(cpu->irq_opaque, v);
     return;
   }
   RAISE(cpu, EXC_UD);

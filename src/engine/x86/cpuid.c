@@ -15,13 +15,14 @@
 #define L1_ECX_OSXSAVE (1u << 27)
 /* leaf 7.0 EBX: BMI1 BMI2 RDSEED ADX CLFLUSHOPT CLWB */
 #define L7_EBX ((1u << 3) | (1u << 8) | (1u << 18) | (1u << 19) | (1u << 23) | (1u << 24))
+#define L7_EDX (1u << 29)   /* IA32_ARCH_CAPABILITIES (msr.c) */
 #define X1_EDX ((1u << 11) | (1u << 20) | (1u << 27) | (1u << 29))   /* SYSCALL, NX, RDTSCP, LM */
 #define X1_ECX ((1u << 0) | (1u << 5))     /* LAHF/SAHF in 64-bit mode, LZCNT (ABM) */
 
 static const struct kvm_cpuid_entry2 supported[] = {
   { .function = 0, .eax = 0x16, .ebx = 0x756e6547, .edx = 0x49656e69, .ecx = 0x6c65746e }, /* GenuineIntel */
   { .function = 1, .eax = 0x00000663, .ebx = 0x00000800, .ecx = L1_ECX, .edx = L1_EDX },
-  { .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .ebx = L7_EBX },
+  { .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .ebx = L7_EBX, .edx = L7_EDX },
   /* XSAVE: XCR0 may hold x87|SSE, 576-byte area; sub-leaf 1: XSAVEOPT, XGETBV with ECX=1 */
   { .function = 0xd, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = XCR0_SUPPORTED,
     .ebx = XSAVE_SIZE, .ecx = XSAVE_SIZE },

@@ -67,6 +67,50 @@ HANDLER(ltr)
 HANDLER(sldt) { require_prot(cpu); op_write(cpu, in, 0, cpu->ldtr.sel); }
 HANDLER(str) { require_prot(cpu); op_write(cpu, in, 0, cpu->tr.sel); }
 
+/* LAR, LSL, VERR, VERW: may this code see selector sel (for what)? ZF says; nothing faults on a
+ * bad selector. System types that LAR/LSL accept differ in long mode (SDM Vol. 2A, LAR/LSL). */
+enum { SELCHK_LAR, SELCHK_LSL, SELCHK_VERR, SELCHK_VERW };
+
+static bool selector_ok(struct x86_cpu *cpu, uint16_t sel, int what, struct x86_seg *d, uint32_t *hi)
+{
+  if (!peek_descriptor(cpu, sel, d, hi)) return false;
+  bool lm = cpu->efer & EFER_LMA;
+  if (!d->s) {
+    if (what == SELCHK_VERR || what == SELCHK_VERW) return false;
+    static const uint16_t lar_legacy = 0x1a3e, lar_long = 0x1a04;   /* bit t: type t allowed */
+    static const uint16_t lsl_legacy = 0x0a0e, lsl_long = 0x0a04;
+    uint16_t ok = what == SELCHK_LAR ? (lm ? lar_long : lar_legacy) : (lm ? lsl_long : lsl_legacy);
+    if (!(ok >> d->type & 1)) return false;
+  } else if (what == SELCHK_VERR && (d->type & 0xa) == 0x8) {
+    return false;                                   /* execute-only code */
+  } else if (what == SELCHK_VERW && (d->type & 0xa) != 0x2) {
+    return false;                                   /* code, or read-only data */
+  }
+  bool conforming_code = d->s && (d->type & 0xc) == 0xc;
+  if (!conforming_code && (d->dpl < cpu->cpl || d->dpl < (sel & 3))) return false;
+  return true;
+}
+
+static void selector_check(struct x86_cpu *cpu, const struct x86_insn *in, int what)
+{
+  require_prot(cpu);
+  if (cpu->rflags & F_VM) RAISE(cpu, EXC_UD);
+  int src = (what == SELCHK_VERR || what == SELCHK_VERW) ? 0 : 1;
+  uint16_t sel = (uint16_t)op_read(cpu, in, src);
+  struct x86_seg d;
+  uint32_t hi;
+  bool ok = selector_ok(cpu, sel, what, &d, &hi);
+  cpu->rflags = (cpu->rflags & ~(uint64_t)F_ZF) | (ok ? F_ZF : 0);
+  if (!ok) return;
+  if (what == SELCHK_LAR) op_write(cpu, in, 0, hi & 0x00f0ff00);
+  else if (what == SELCHK_LSL) op_write(cpu, in, 0, d.limit);
+}
+
+HANDLER(lar) { selector_check(cpu, in, SELCHK_LAR); }
+HANDLER(lsl) { selector_check(cpu, in, SELCHK_LSL); }
+HANDLER(verr) { selector_check(cpu, in, SELCHK_VERR); }
+HANDLER(verw) { selector_check(cpu, in, SELCHK_VERW); }
+
 /* MOV to/from CRn and DRn (reached from exec_mov) */
 HANDLER(mov_cr)
 {

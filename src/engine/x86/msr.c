@@ -14,6 +14,13 @@
 #define MSR_IA32_PLATFORM_ID 0x17
 #define MSR_IA32_FEATURE_CONTROL 0x3a
 #define MSR_IA32_UCODE_REV 0x8b
+#define MSR_IA32_ARCH_CAPABILITIES 0x10a
+/* A software CPU has none of the speculative-execution and stale-data flaws: RDCL_NO,
+ * SKIP_VMENTRY_L1DFLUSH, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO,
+ * PSDP_NO, BHI_NO, PBRSB_NO, GDS_NO, RFDS_NO (so Linux skips PTI, VERW buffer clearing, ...). */
+#define ARCH_CAPABILITIES ((1ULL << 0) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) | \
+                           (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | \
+                           (1ULL << 24) | (1ULL << 26) | (1ULL << 27))
 #define MSR_MTRRcap 0xfe
 #define MSR_MTRR_VAR_FIRST 0x200   /* 8 base/mask pairs */
 #define MSR_MTRR_VAR_LAST 0x20f
@@ -33,7 +40,7 @@ const uint32_t x86_msr_list[] = {
   MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
   MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_STAR, MSR_LSTAR,
   MSR_CSTAR, MSR_SYSCALL_MASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
-  MSR_IA32_TSC_DEADLINE,
+  MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES,
 };
 const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
 
@@ -106,6 +113,7 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
   case MSR_IA32_PLATFORM_ID: *val = 0; return 0;
   case MSR_IA32_FEATURE_CONTROL: *val = 1; return 0;   /* locked, no VMX/SGX enabled */
   case MSR_IA32_UCODE_REV: *val = 0x100000000ULL; return 0;
+  case MSR_IA32_ARCH_CAPABILITIES: *val = ARCH_CAPABILITIES; return 0;
   case MSR_MTRRcap: *val = 0x500 | 8; return 0;         /* fixed ranges, WC, 8 variable */
   case MSR_MTRRdefType: *val = cpu->mtrr_def_type; return 0;
   case MSR_EFER: *val = cpu->efer; return 0;
@@ -160,6 +168,7 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     return 0;
   case MSR_IA32_MISC_ENABLE: cpu->misc_enable = val; return 0;
   case MSR_IA32_UCODE_REV: return 0;          /* writes are ignored (microcode loader probe) */
+  case MSR_IA32_ARCH_CAPABILITIES: return host && val == ARCH_CAPABILITIES ? 0 : -1;   /* read-only */
   case MSR_IA32_PLATFORM_ID: return host ? 0 : -1;
   case MSR_IA32_FEATURE_CONTROL: return host && val == 1 ? 0 : -1;
   case MSR_IA32_CR_PAT:

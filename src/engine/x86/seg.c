@@ -122,6 +122,24 @@ void read_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, int f
     s->base |= (uint64_t)(uint32_t)lin_read(cpu, t->base + (sel & ~7) + 8, 4, ACC_SYS) << 32;
 }
 
+/* For LAR/LSL/VERR/VERW: reads sel's descriptor without faulting on a null selector or one
+ * outside its table (false then); *hi gets the raw high dword. */
+bool peek_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, uint32_t *hi)
+{
+  uint64_t base = cpu->gdt.base, limit = cpu->gdt.limit;
+  if ((sel & ~3) == 0) return false;
+  if (sel & 4) {
+    if (cpu->ldtr.unusable) return false;
+    base = cpu->ldtr.base, limit = cpu->ldtr.limit;
+  }
+  if ((uint32_t)(sel & ~7) + 7 > limit) return false;
+  uint64_t d = lin_read(cpu, base + (sel & ~7), 8, ACC_SYS);
+  parse_descriptor(d, s);
+  s->sel = sel;
+  *hi = (uint32_t)(d >> 32);
+  return true;
+}
+
 static void set_accessed(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s)
 {
   if (s->type & 1) return;

@@ -114,7 +114,7 @@ const struct x86_insn *decode_insn_slow(struct x86_cpu *cpu, struct x86_insn *sc
     cpu->fetch_tag = (lin >> 12) + 1;
     cpu->fetch_host = p - (lin & 0xfff);
   }
-  struct dcache_entry *e = &d->cache[(uintptr_t)p % DCACHE_SIZE];
+  struct dcache_entry *e = &d->cache[dcache_index(p)];
   if (e->host != p || e->mode != mode || !same_bytes(e, p)) {
     e->host = NULL;
     decode_bytes(cpu, lin, mode, &e->in);

@@ -99,7 +99,15 @@ static inline bool is_canonical(uint64_t a)
 /* Decoded-instruction cache, keyed by the host address of the instruction's first byte (so by
  * guest physical address) and the decoding mode. A hit is validated by comparing the cached
  * bytes with memory, which makes self- and cross-modifying code correct without write hooks. */
-#define DCACHE_SIZE 8192
+#define DCACHE_SIZE 65536   /* entries, a power of two (a Linux boot's hot code needs ~30k) */
+
+/* Cache slot of the instruction at host address p: page offset bits plus page-number bits, so
+ * code at the same offset in many pages does not collide. */
+static inline unsigned dcache_index(const uint8_t *p)
+{
+  uintptr_t a = (uintptr_t)p;
+  return (unsigned)((a ^ (a >> 12) * 0x9e5) & (DCACHE_SIZE - 1));
+}
 
 struct dcache_entry {
   const uint8_t *host;
@@ -135,7 +143,7 @@ static inline const struct x86_insn *decode_insn(struct x86_cpu *cpu, struct x86
   }
   if ((lin >> 12) + 1 != cpu->fetch_tag || (lin & 0xfff) > 4096 - 16) return decode_insn_slow(cpu, scratch);
   const uint8_t *p = cpu->fetch_host + (lin & 0xfff);
-  const struct dcache_entry *e = &((const struct dcache_entry *)cpu->dcache)[(uintptr_t)p % DCACHE_SIZE];
+  const struct dcache_entry *e = &((const struct dcache_entry *)cpu->dcache)[dcache_index(p)];
   if (e->host != p || e->mode != cpu->dec_mode || !same_bytes(e, p)) return decode_insn_slow(cpu, scratch);
   return &e->in;
 }

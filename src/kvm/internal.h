@@ -67,8 +67,13 @@ struct skvm_vcpu {
   struct kvm_run *run;
   bool running, has_run;
   struct skvm_lapic *lapic;   /* with the VM's in-kernel irqchip */
+  void *profile;              /* profile.c, when SOFTKVM_PROFILE is set */
   struct x86_cpu cpu;
 };
+
+/* profile.c: guest-RIP sampling for engine work (SOFTKVM_PROFILE=FILE) */
+void *profile_start(struct skvm_vcpu *v);
+void profile_stop(void *profile);
 
 long system_ioctl(unsigned long req, void *arg);
 long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg);

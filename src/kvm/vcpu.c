@@ -48,6 +48,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
     close(fd);
     return -ENOMEM;
   }
+  v->profile = profile_start(v);
   return fd;
 
 err_cpu:
@@ -71,6 +72,7 @@ void vcpu_destroy(struct skvm_vcpu *v)
     }
   }
   pthread_mutex_unlock(&vm->lock);
+  profile_stop(v->profile);
   irqchip_vcpu_detach(v);
   x86_cpu_fini(&v->cpu);
   munmap(v->run, SKVM_VCPU_MMAP_SIZE);

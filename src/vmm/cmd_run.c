@@ -1,7 +1,9 @@
 /* softkvm run: create a VM, load a guest, run it to completion. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmm/cli.h"
 #include "vmm/flat.h"
@@ -11,28 +13,46 @@
 #define RUN_MEM_DEFAULT_MB 64
 #define RUN_MEM_MAX_MB 65536
 
+/* What a guest's reset request (0xcf9, the i8042 reset line) does. */
+enum run_reboot {
+	RUN_REBOOT_EXIT,	/* end softkvm with status 0 */
+	RUN_REBOOT_RESTART,	/* start softkvm again with the same arguments */
+};
+
 struct run_opts {
 	const char *flat;
 	uint64_t mem_mb;
 	uint64_t entry;
 	bool dev_kvm;
+	enum run_reboot reboot;
 };
 
 void cmd_run__usage(FILE *f)
 {
-	fputs("usage: softkvm run --flat FILE [-m MB] [--entry OFF] [--dev-kvm]\n"
+	fputs("usage: softkvm run --flat FILE [-m MB] [--entry OFF] [--reboot=exit|restart]\n"
+	      "                   [--dev-kvm]\n"
 	      "\n"
 	      "  --flat FILE    raw binary, loaded at guest physical 0x10000 and started in\n"
 	      "                 16-bit real mode at CS:IP = 1000:OFF with DS = ES = SS = 1000\n"
 	      "                 and SP = FFF0 (so the guest is ORG 0 code)\n"
 	      "  -m, --mem MB   guest RAM in MiB, at guest physical 0 (1..65536, default 64)\n"
 	      "  --entry OFF    initial IP within the 64 KiB code segment (default 0)\n"
+	      "  --reboot=exit|restart\n"
+	      "                 what a guest reset (reboot) does: exit ends softkvm with status 0\n"
+	      "                 (the default); restart starts softkvm again, same arguments\n"
 	      "  --dev-kvm      use the kernel's /dev/kvm instead of libsoftkvm\n"
 	      "  -h, --help     print this text\n"
 	      "\n"
-	      "Devices: 16550 serial at 0x3f8 (to stdout), isa-debug-exit at 0xf4 (writing v ends\n"
-	      "softkvm with status (v << 1) | 1), port 0x80. A guest HLT ends softkvm with status 0;\n"
-	      "a triple fault or hypervisor error with status 1.\n", f);
+	      "Devices: 16550A serial at 0x3f8 (IRQ 4; output to stdout, input from stdin),\n"
+	      "isa-debug-exit at 0xf4 (writing v ends softkvm with status (v << 1) | 1), port 0x80,\n"
+	      "CMOS RTC at 0x70 (host UTC), i8042 at 0x60/0x64 (no keyboard), ACPI PM registers at\n"
+	      "0x600 (SLP_TYP 5 + SLP_EN powers off: status 0), reset register at 0xcf9, PCI config\n"
+	      "mechanism #1 at 0xcf8/0xcfc with an i440FX host bridge at 00:00.0.\n"
+	      "A guest HLT or poweroff ends softkvm with status 0; a triple fault or hypervisor\n"
+	      "error with status 1.\n"
+	      "\n"
+	      "Console: when stdin is a terminal it is in raw mode; Ctrl-A x quits (status 0),\n"
+	      "Ctrl-A Ctrl-A sends Ctrl-A.\n", f);
 }
 
 /* cmd_run__parse() result after printing --help: exit with CLI_EXIT_OK. */
@@ -65,6 +85,17 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 				pr_err("run: invalid memory size '%s' (MiB, 1..%d)", val, RUN_MEM_MAX_MB);
 				return CLI_EXIT_FAIL;
 			}
+		} else if ((r = cli__opt(argc, argv, &i, "--reboot", NULL, &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			if (strcmp(val, "exit") == 0) {
+				o->reboot = RUN_REBOOT_EXIT;
+			} else if (strcmp(val, "restart") == 0) {
+				o->reboot = RUN_REBOOT_RESTART;
+			} else {
+				pr_err("run: invalid --reboot '%s' (exit or restart)", val);
+				return CLI_EXIT_USAGE;
+			}
 		} else if ((r = cli__opt(argc, argv, &i, "--entry", NULL, &val)) != 0) {
 			if (r < 0)
 				return CLI_EXIT_USAGE;
@@ -83,12 +114,45 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
+/* Starts this program again with the arguments it was started with (read back from
+ * /proc/self/cmdline, since argv here is only the run command's part). Returns only on
+ * failure, after a message. */
+static void cmd_run__restart(void)
+{
+	static char buf[65536];
+	char *args[1024];
+	size_t len = 0, n = 0, i;
+	ssize_t r;
+	int fd;
+
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err_errno("restart: /proc/self/cmdline");
+		return;
+	}
+	while (len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
+	for (i = 0; i < len && n < ARRAY_SIZE(args) - 1; i += strlen(buf + i) + 1)
+		args[n++] = buf + i;
+	args[n] = NULL;
+	if (n == 0 || i < len) {
+		pr_err("restart: cannot read back the command line");
+		return;
+	}
+	fflush(NULL);
+	execv("/proc/self/exe", args);
+	pr_err_errno("restart: exec /proc/self/exe");
+}
+
 int cmd_run__main(int argc, char **argv, bool dev_kvm)
 {
 	struct run_opts o = { .mem_mb = RUN_MEM_DEFAULT_MB, .dev_kvm = dev_kvm };
 	uint64_t ram_size;
 	uint8_t *image = NULL;
 	size_t image_len;
+	bool reset = false;
 	struct vm vm;
 	int ret;
 
@@ -115,9 +179,14 @@ int cmd_run__main(int argc, char **argv, bool dev_kvm)
 		goto out_vm;
 
 	ret = vcpu__run(&vm.cpu0);
+	reset = vm.stop.requested && vm.stop.reset;
 out_vm:
 	vm__destroy(&vm);
 out_image:
 	free(image);
+	if (reset && o.reboot == RUN_REBOOT_RESTART) {
+		cmd_run__restart();	/* the terminal is restored: the VM is gone */
+		return CLI_EXIT_FAIL;
+	}
 	return ret;
 }

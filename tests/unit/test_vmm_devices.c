@@ -200,6 +200,15 @@ static void test_serial_interrupts(struct serial *s, struct irq_rec *irq)
   CHECK_EQ(inb(COM1 + UART_LSR) & UART_LSR_DR, 0);
   CHECK_EQ(irq->level, 0);
 
+  /* the receive gate: no host bytes while RDI is off */
+  serial__set_rx_gate(s, true);
+  outb(COM1 + UART_IER, 0);
+  CHECK_EQ(serial__receive(s, msg, 3), 0);
+  outb(COM1 + UART_IER, UART_IER_RDI);
+  CHECK_EQ(serial__receive(s, msg, 3), 3);
+  outb(COM1 + UART_IIR_FCR, UART_FCR_ENABLE_FIFO | UART_FCR_CLEAR_RCVR);
+  serial__set_rx_gate(s, false);
+
   /* FIFO off: one byte at a time; pending data without OUT2 keeps the line low */
   outb(COM1 + UART_IIR_FCR, 0);
   CHECK_EQ(serial__receive(s, msg, 2), 1);

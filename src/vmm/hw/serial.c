@@ -9,6 +9,7 @@
  * console fills with serial__receive. RDA is pending while it holds data (reported as the
  * character timeout, IIR 0x0c, below the FCR trigger level); a byte arriving at a full FIFO is
  * an overrun (LSR OE, RLS interrupt), which only loopback can cause since the host side waits.
+ * With the receive gate on (serial__set_rx_gate), host bytes also wait while IER.RDI is clear.
  *
  * MSR shows CTS, DSR and DCD asserted, or in loopback mode (MCR bit 4) the MCR outputs (DTR ->
  * DSR, RTS -> CTS, OUT1 -> RI, OUT2 -> DCD), with the delta bits set when they change; in
@@ -39,6 +40,7 @@ struct serial {
 	uint8_t lsr_errors;		/* OE/PE/FE/BI, cleared by reading LSR */
 	uint8_t msr_delta;		/* MSR bits 3:0, cleared by reading MSR */
 	bool thr_ipending;
+	bool rx_gate;			/* take host bytes only while IER.RDI is set */
 	uint8_t rx[UART_FIFO_SIZE];
 	unsigned rx_head, rx_count;
 };
@@ -269,13 +271,20 @@ size_t serial__receive(struct serial *s, const uint8_t *buf, size_t len)
 	size_t n = 0;
 
 	pthread_mutex_lock(&s->lock);
-	if (!(s->mcr & UART_MCR_LOOP)) {
+	if (!(s->mcr & UART_MCR_LOOP) && (!s->rx_gate || (s->ier & UART_IER_RDI))) {
 		while (n < len && s->rx_count < serial__rx_capacity(s))
 			serial__rx_put(s, buf[n++]);
 		serial__update_irq(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return n;
+}
+
+void serial__set_rx_gate(struct serial *s, bool on)
+{
+	pthread_mutex_lock(&s->lock);
+	s->rx_gate = on;
+	pthread_mutex_unlock(&s->lock);
 }
 
 struct serial *serial__create(struct iobus *pio, uint16_t base, int out_fd,

@@ -3,6 +3,7 @@
 #ifndef SKVM_VMM_HW_SERIAL_H
 #define SKVM_VMM_HW_SERIAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,5 +80,12 @@ void serial__destroy(struct serial *s, struct iobus *pio);
  * the FIFO is full or the UART is in loopback mode; the caller keeps the rest and retries).
  * Safe to call from any thread. */
 size_t serial__receive(struct serial *s, const uint8_t *buf, size_t len);
+
+/* With the gate on, serial__receive takes nothing while the guest has the receive interrupt
+ * (IER.RDI) disabled. For interrupt-driven guests such as Linux: input waits until the
+ * driver is ready for it, instead of landing in a FIFO that the driver's start-up resets
+ * and drains (a pipe's bytes would be lost there). Off by default: polling guests never
+ * enable RDI. */
+void serial__set_rx_gate(struct serial *s, bool on);
 
 #endif

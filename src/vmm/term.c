@@ -233,11 +233,14 @@ struct term *term__create(int in_fd, struct serial *serial)
 	t->stop_pipe[0] = t->stop_pipe[1] = -1;
 	if (in_fd < 0)
 		return t;
+	/* a terminal we are in the background of: reading it would stop us (SIGTTIN) */
+	if (isatty(in_fd) && tcgetpgrp(in_fd) != getpgrp())
+		return t;
 	if (pipe2(t->stop_pipe, O_CLOEXEC) < 0) {
 		pr_err_errno("console: pipe");
 		goto fail;
 	}
-	if (isatty(in_fd) && tcgetpgrp(in_fd) == getpgrp()) {
+	if (isatty(in_fd)) {
 		t->escapes = true;
 		term__raw_on(in_fd);
 	}

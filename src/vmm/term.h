@@ -4,7 +4,7 @@
  * term__destroy, at exit, and on SIGTERM/SIGINT/SIGHUP/SIGQUIT) and Ctrl-A is an escape:
  * Ctrl-A x ends softkvm with status 0, Ctrl-A Ctrl-A sends one Ctrl-A, Ctrl-A h lists them.
  * Otherwise (a pipe, a file, /dev/null) bytes pass through unchanged. End of input ends the
- * thread, never the VM. */
+ * thread, never the VM. A terminal we run in the background of is not read at all. */
 #ifndef SKVM_VMM_TERM_H
 #define SKVM_VMM_TERM_H
 

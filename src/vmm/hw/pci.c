@@ -130,7 +130,8 @@ struct pci *pci__create(struct iobus *pio)
 		return NULL;
 	pci__init_header(&pci->host, PCI_DEVFN(0, 0), PCI_HOST_VENDOR, PCI_HOST_DEVICE,
 			 PCI_HOST_REVISION, PCI_CLASS_BRIDGE_HOST);
-	pci__put16(pci->host.cfg + PCI_CFG_COMMAND, 0x0006);	/* memory + bus master, as i440FX */
+	/* memory and bus master enabled, as an i440FX comes up */
+	pci__put16(pci->host.cfg + PCI_CFG_COMMAND, 0x0006);
 	pci__register(pci, &pci->host);
 
 	if (iobus__register(pio, PCI_CONFIG_ADDRESS_PORT, 1, pci__addr_io, pci) < 0)

@@ -1,11 +1,15 @@
 /* softkvm run: create a VM, load a guest, run it to completion. */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "vmm/boot/acpi.h"
 #include "vmm/boot/linux.h"
 #include "vmm/cli.h"
 #include "vmm/flat.h"
+#include "vmm/hw/serial.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
@@ -13,18 +17,27 @@
 #define RUN_MEM_DEFAULT_LINUX_MB 512
 #define RUN_MEM_MAX_MB 65536
 
+/* What a guest's reset request (0xcf9, the i8042 reset line) does. */
+enum run_reboot {
+	RUN_REBOOT_EXIT,	/* end softkvm with status 0 */
+	RUN_REBOOT_RESTART,	/* start softkvm again with the same arguments */
+};
+
 struct run_opts {
 	const char *flat;
 	struct linux_boot kern;
 	uint64_t mem_mb;
 	uint64_t entry;
 	bool dev_kvm;
+	enum run_reboot reboot;
 };
 
 void cmd_run__usage(FILE *f)
 {
 	fputs("usage: softkvm run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [-m MB]\n"
-	      "       softkvm run --flat FILE [-m MB] [--entry OFF] [--dev-kvm]\n"
+	      "                   [--reboot=exit|restart] [--dev-kvm]\n"
+	      "       softkvm run --flat FILE [-m MB] [--entry OFF] [--reboot=exit|restart]\n"
+	      "                   [--dev-kvm]\n"
 	      "\n"
 	      "  --kernel FILE  Linux bzImage, started at its 64-bit entry point with boot_params,\n"
 	      "                 an e820 map and identity-mapped page tables (no BIOS)\n"
@@ -38,12 +51,24 @@ void cmd_run__usage(FILE *f)
 	      "  -m, --mem MB   guest RAM in MiB, at guest physical 0 (1..65536; default 512 with\n"
 	      "                 --kernel, at most 3072 there; 64 with --flat)\n"
 	      "  --entry OFF    initial IP within the 64 KiB code segment (default 0)\n"
+	      "  --reboot=exit|restart\n"
+	      "                 what a guest reset (reboot) does: exit ends softkvm with\n"
+	      "                 status 0 (the default); restart starts softkvm again with\n"
+	      "                 the same arguments\n"
 	      "  --dev-kvm      use the kernel's /dev/kvm instead of libsoftkvm\n"
 	      "  -h, --help     print this text\n"
 	      "\n"
-	      "Devices: 16550 serial at 0x3f8 (to stdout), isa-debug-exit at 0xf4 (writing v ends\n"
-	      "softkvm with status (v << 1) | 1), port 0x80. A guest HLT ends softkvm with status 0;\n"
-	      "a triple fault or hypervisor error with status 1.\n", f);
+	      "Devices: 16550A serial at 0x3f8 (IRQ 4; output to stdout, input from stdin),\n"
+	      "isa-debug-exit at 0xf4 (writing v ends softkvm with status (v << 1) | 1),\n"
+	      "port 0x80, CMOS RTC at 0x70 (host UTC), i8042 at 0x60/0x64 (no keyboard),\n"
+	      "ACPI PM registers at 0x600 (SLP_TYP 5 + SLP_EN powers off: status 0), reset\n"
+	      "register at 0xcf9, PCI config mechanism #1 at 0xcf8/0xcfc with an i440FX host\n"
+	      "bridge at 00:00.0.\n"
+	      "A guest HLT or poweroff ends softkvm with status 0; a triple fault or hypervisor\n"
+	      "error with status 1.\n"
+	      "\n"
+	      "Console: when stdin is a terminal it is in raw mode; Ctrl-A x quits (status 0),\n"
+	      "Ctrl-A Ctrl-A sends Ctrl-A.\n", f);
 }
 
 /* cmd_run__parse() result after printing --help: exit with CLI_EXIT_OK. */
@@ -92,6 +117,17 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 				pr_err("run: invalid memory size '%s' (MiB, 1..%d)", val, RUN_MEM_MAX_MB);
 				return CLI_EXIT_FAIL;
 			}
+		} else if ((r = cli__opt(argc, argv, &i, "--reboot", NULL, &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			if (strcmp(val, "exit") == 0) {
+				o->reboot = RUN_REBOOT_EXIT;
+			} else if (strcmp(val, "restart") == 0) {
+				o->reboot = RUN_REBOOT_RESTART;
+			} else {
+				pr_err("run: invalid --reboot '%s' (exit or restart)", val);
+				return CLI_EXIT_USAGE;
+			}
 		} else if ((r = cli__opt(argc, argv, &i, "--entry", NULL, &val)) != 0) {
 			if (r < 0)
 				return CLI_EXIT_USAGE;
@@ -118,7 +154,39 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 	return 0;
 }
 
-static int cmd_run__linux(struct run_opts *o, uint64_t ram_size)
+/* Starts this program again with the arguments it was started with (read back from
+ * /proc/self/cmdline, since argv here is only the run command's part). Returns only on
+ * failure, after a message. */
+static void cmd_run__restart(void)
+{
+	static char buf[65536];
+	char *args[1024];
+	size_t len = 0, n = 0, i;
+	ssize_t r;
+	int fd;
+
+	fd = open("/proc/self/cmdline", O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		pr_err_errno("restart: /proc/self/cmdline");
+		return;
+	}
+	while (len < sizeof(buf) - 1 && (r = read(fd, buf + len, sizeof(buf) - 1 - len)) > 0)
+		len += (size_t)r;
+	close(fd);
+	buf[len] = '\0';
+	for (i = 0; i < len && n < ARRAY_SIZE(args) - 1; i += strlen(buf + i) + 1)
+		args[n++] = buf + i;
+	args[n] = NULL;
+	if (n == 0 || i < len) {
+		pr_err("restart: cannot read back the command line");
+		return;
+	}
+	fflush(NULL);
+	execv("/proc/self/exe", args);
+	pr_err_errno("restart: exec /proc/self/exe");
+}
+
+static int cmd_run__linux(struct run_opts *o, uint64_t ram_size, bool *reset)
 {
 	struct vm vm;
 	int ret = CLI_EXIT_FAIL;
@@ -128,10 +196,13 @@ static int cmd_run__linux(struct run_opts *o, uint64_t ram_size)
 		       (unsigned long long)o->mem_mb, LINUX_RAM_MAX >> 20);
 		return CLI_EXIT_FAIL;
 	}
-	if (vm__create(&vm, hv__select(o->dev_kvm), ram_size) < 0)
+	if (vm__create(&vm, hv__select(o->dev_kvm), ram_size, true) < 0)
 		return CLI_EXIT_FAIL;
-	if (linux__boot(&vm, &o->kern) == 0)
+	/* input waits until the guest's 8250 driver enables its receive interrupt */
+	serial__set_rx_gate(vm.serial, true);
+	if (acpi__build(&vm, 1, &o->kern.rsdp) == 0 && linux__boot(&vm, &o->kern) == 0)
 		ret = vcpu__run(&vm.cpu0);
+	*reset = vm.stop.requested && vm.stop.reset;
 	vm__destroy(&vm);
 	return ret;
 }
@@ -142,6 +213,7 @@ int cmd_run__main(int argc, char **argv, bool dev_kvm)
 	uint64_t ram_size;
 	uint8_t *image = NULL;
 	size_t image_len;
+	bool reset = false;
 	struct vm vm;
 	int ret;
 
@@ -154,8 +226,10 @@ int cmd_run__main(int argc, char **argv, bool dev_kvm)
 	if (!o.mem_mb)
 		o.mem_mb = o.kern.kernel ? RUN_MEM_DEFAULT_LINUX_MB : RUN_MEM_DEFAULT_MB;
 	ram_size = o.mem_mb << 20;
-	if (o.kern.kernel)
-		return cmd_run__linux(&o, ram_size);
+	if (o.kern.kernel) {
+		ret = cmd_run__linux(&o, ram_size, &reset);
+		goto out_image;
+	}
 	if (ram_size <= FLAT_LOAD_ADDR) {
 		pr_err("run: %llu MiB of memory leaves no room for a guest at %#llx",
 		       (unsigned long long)o.mem_mb, FLAT_LOAD_ADDR);
@@ -165,16 +239,21 @@ int cmd_run__main(int argc, char **argv, bool dev_kvm)
 		return CLI_EXIT_FAIL;
 
 	ret = CLI_EXIT_FAIL;
-	if (vm__create(&vm, hv__select(o.dev_kvm), ram_size) < 0)
+	if (vm__create(&vm, hv__select(o.dev_kvm), ram_size, false) < 0)
 		goto out_image;
 	memcpy(vm__gpa_to_hva(&vm, FLAT_LOAD_ADDR, image_len), image, image_len);
 	if (vcpu__reset_real_mode(&vm.cpu0, FLAT_SEG, (uint16_t)o.entry, FLAT_SP) < 0)
 		goto out_vm;
 
 	ret = vcpu__run(&vm.cpu0);
+	reset = vm.stop.requested && vm.stop.reset;
 out_vm:
 	vm__destroy(&vm);
 out_image:
 	free(image);
+	if (reset && o.reboot == RUN_REBOOT_RESTART) {
+		cmd_run__restart();	/* the terminal is restored: the VM is gone */
+		return CLI_EXIT_FAIL;
+	}
 	return ret;
 }

@@ -6,9 +6,14 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "vmm/hw/acpi_pm.h"
 #include "vmm/hw/debug_exit.h"
+#include "vmm/hw/i8042.h"
+#include "vmm/hw/pci.h"
 #include "vmm/hw/post.h"
+#include "vmm/hw/rtc.h"
 #include "vmm/hw/serial.h"
+#include "vmm/term.h"
 #include "vmm/util.h"
 
 /* Where KVM on Intel without unrestricted guest keeps its real-mode TSS (3 pages), as kvmtool. */
@@ -55,16 +60,54 @@ static int vm__init_ram(struct vm *vm, uint64_t ram_size)
 	return 0;
 }
 
+void vm__irq_line(void *ctx, uint32_t irq, int level)
+{
+	struct vm *vm = ctx;
+	struct kvm_irq_level line = { .irq = irq, .level = level };
+
+	if (vm->hv->ioctl(vm->vm_fd, KVM_IRQ_LINE, &line) == 0)
+		return;
+	/* ENXIO: no in-kernel irqchip (KVM); ENOTTY: a hypervisor without KVM_IRQ_LINE */
+	if (errno == ENXIO || errno == ENOTTY)
+		return;
+	if (!__atomic_exchange_n(&vm->irq_line_warned, true, __ATOMIC_RELAXED))
+		pr_err_errno("KVM_IRQ_LINE %u", irq);
+}
+
+static struct irq_line vm__isa_irq(struct vm *vm, uint32_t irq)
+{
+	return (struct irq_line){ .set = vm__irq_line, .ctx = vm, .irq = irq };
+}
+
 static int vm__init_devices(struct vm *vm)
 {
-	vm->serial = serial__create(&vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO);
+	struct irq_line com1 = vm__isa_irq(vm, SERIAL_COM1_IRQ);
+	struct irq_line kbd = vm__isa_irq(vm, I8042_KBD_IRQ);
+	struct irq_line aux = vm__isa_irq(vm, I8042_AUX_IRQ);
+
+	vm->serial = serial__create(&vm->pio, SERIAL_COM1_BASE, STDOUT_FILENO, &com1);
 	if (!vm->serial)
+		goto fail;
+	vm->term = term__create(STDIN_FILENO, vm->serial);
+	if (!vm->term)
 		goto fail;
 	vm->debug_exit = debug_exit__create(&vm->pio, DEBUG_EXIT_PORT, &vm->stop);
 	if (!vm->debug_exit)
 		goto fail;
 	vm->post = post__create(&vm->pio, POST_PORT);
 	if (!vm->post)
+		goto fail;
+	vm->rtc = rtc__create(&vm->pio);
+	if (!vm->rtc)
+		goto fail;
+	vm->i8042 = i8042__create(&vm->pio, &vm->stop, &kbd, &aux);
+	if (!vm->i8042)
+		goto fail;
+	vm->acpi_pm = acpi_pm__create(&vm->pio, &vm->stop);
+	if (!vm->acpi_pm)
+		goto fail;
+	vm->pci = pci__create(&vm->pio);
+	if (!vm->pci)
 		goto fail;
 	return 0;
 fail:
@@ -74,15 +117,41 @@ fail:
 
 static void vm__exit_devices(struct vm *vm)
 {
+	pci__destroy(vm->pci, &vm->pio);
+	vm->pci = NULL;
+	acpi_pm__destroy(vm->acpi_pm, &vm->pio);
+	vm->acpi_pm = NULL;
+	i8042__destroy(vm->i8042, &vm->pio);
+	vm->i8042 = NULL;
+	rtc__destroy(vm->rtc, &vm->pio);
+	vm->rtc = NULL;
 	post__destroy(vm->post, &vm->pio);
 	vm->post = NULL;
 	debug_exit__destroy(vm->debug_exit, &vm->pio);
 	vm->debug_exit = NULL;
+	term__destroy(vm->term);
+	vm->term = NULL;
 	serial__destroy(vm->serial, &vm->pio);
 	vm->serial = NULL;
 }
 
-int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size)
+/* KVM_CREATE_IRQCHIP and KVM_CREATE_PIT2 (with port 0x61 in-kernel): before any vCPU exists. */
+static int vm__init_irqchip(struct vm *vm)
+{
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+
+	if (vm->hv->ioctl(vm->vm_fd, KVM_CREATE_IRQCHIP, NULL) < 0) {
+		pr_err_errno("KVM_CREATE_IRQCHIP");
+		return -1;
+	}
+	if (vm->hv->ioctl(vm->vm_fd, KVM_CREATE_PIT2, &pit) < 0) {
+		pr_err_errno("KVM_CREATE_PIT2");
+		return -1;
+	}
+	return 0;
+}
+
+int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size, bool irqchip)
 {
 	memset(vm, 0, sizeof(*vm));
 	vm->hv = hv;
@@ -108,6 +177,8 @@ int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size)
 		pr_err_errno("KVM_SET_TSS_ADDR");
 		goto fail;
 	}
+	if (irqchip && vm__init_irqchip(vm) < 0)
+		goto fail;
 	if (vm__init_ram(vm, ram_size) < 0)
 		goto fail;
 	if (vm__init_devices(vm) < 0)

@@ -11,9 +11,11 @@
 #include "vmm/hv.h"
 #include "vmm/iobus.h"
 
-/* A device's request to end the VMM with an exit status (the first request wins). */
+/* A device's request to end the VMM with an exit status, or to reset the machine (the first
+ * request wins). What a reset does is the VMM's choice (softkvm run --reboot). */
 struct vm_stop {
 	bool requested;
+	bool reset;
 	int status;
 };
 
@@ -22,6 +24,15 @@ static inline void vm_stop__request(struct vm_stop *stop, int status)
 	if (!stop->requested) {
 		stop->requested = true;
 		stop->status = status;
+	}
+}
+
+static inline void vm_stop__request_reset(struct vm_stop *stop)
+{
+	if (!stop->requested) {
+		stop->requested = true;
+		stop->reset = true;
+		stop->status = 0;
 	}
 }
 
@@ -45,16 +56,27 @@ struct vm {
 	struct iobus mmio;
 	struct vm_stop stop;
 	struct vcpu cpu0;
+	bool irq_line_warned;		/* KVM_IRQ_LINE failed once (reported once) */
 	/* devices, created in this order and destroyed in reverse */
-	struct serial *serial;
+	struct serial *serial;		/* COM1, IRQ 4 */
+	struct term *term;		/* host stdin -> serial */
 	struct debug_exit *debug_exit;
 	struct post *post;
+	struct rtc *rtc;
+	struct i8042 *i8042;		/* IRQ 1 and 12, reset line */
+	struct acpi_pm *acpi_pm;	/* PM1 blocks, PM timer, 0xcf9 reset */
+	struct pci *pci;		/* config mechanism #1, host bridge */
 };
 
 /* Opens the hypervisor, creates the VM with ram_size bytes of RAM at gpa 0, the devices and
- * vCPU 0. 0, or -1 after a message. */
-int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size);
+ * vCPU 0; with irqchip, also the in-kernel interrupt controllers (LAPIC, IOAPIC, PIC) and PIT,
+ * as a PC has (then HLT waits for an interrupt instead of ending the VM). 0, or -1 after a message. */
+int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size, bool irqchip);
 void vm__destroy(struct vm *vm);
+
+/* Drives ISA IRQ / GSI irq to level through KVM_IRQ_LINE (an irq_line's set()). Without an
+ * in-kernel irqchip the call fails and the line does nothing: devices then work polled. */
+void vm__irq_line(void *vm, uint32_t irq, int level);
 
 /* Host address of guest-physical [gpa, gpa+len), or NULL when not all inside RAM. */
 void *vm__gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);

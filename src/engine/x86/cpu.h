@@ -128,6 +128,7 @@ struct x86_cpu {
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
   uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16];   /* MTRRs: storage only, as KVM */
   int64_t tsc_offset;
+  uint64_t tsc_adjust;        /* IA32_TSC_ADJUST */
 
   /* FPU/SSE state in KVM_GET_FPU layout, all of it live: XMM registers and MXCSR (SSE), the x87
    * registers in stack order (fpr[i] = ST(i), as FXSAVE stores them; see x87.h) and MMX */

@@ -13,8 +13,8 @@
 #define L1_ECX ((1u << 0) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | (1u << 22) | (1u << 23) | \
                 (1u << 24) | (1u << 26) | (1u << 30) | (1u << 31))
 #define L1_ECX_OSXSAVE (1u << 27)
-/* leaf 7.0 EBX: BMI1 BMI2 RDSEED ADX CLFLUSHOPT CLWB */
-#define L7_EBX ((1u << 3) | (1u << 8) | (1u << 18) | (1u << 19) | (1u << 23) | (1u << 24))
+/* leaf 7.0 EBX: TSC_ADJUST BMI1 BMI2 RDSEED ADX CLFLUSHOPT CLWB */
+#define L7_EBX ((1u << 1) | (1u << 3) | (1u << 8) | (1u << 18) | (1u << 19) | (1u << 23) | (1u << 24))
 #define L7_EDX (1u << 29)   /* IA32_ARCH_CAPABILITIES (msr.c) */
 #define X1_EDX ((1u << 11) | (1u << 20) | (1u << 27) | (1u << 29))   /* SYSCALL, NX, RDTSCP, LM */
 #define X1_ECX ((1u << 0) | (1u << 5))     /* LAHF/SAHF in 64-bit mode, LZCNT (ABM) */
@@ -32,6 +32,9 @@ static const struct kvm_cpuid_entry2 supported[] = {
   { .function = 0x15, .eax = 1, .ebx = 1, .ecx = 1000000000 },
   { .function = 0x16, .eax = 1000, .ebx = 1000, .ecx = 1000 },
   { .function = 0x80000000, .eax = 0x80000008 },
+  /* invariant TSC: the TSC is the host monotonic clock. With TSC_ADJUST and a known frequency,
+   * Linux trusts it without a clocksource watchdog */
+  { .function = 0x80000007, .edx = 1u << 8 },
   { .function = 0x80000001, .ecx = X1_ECX, .edx = X1_EDX },
   { .function = 0x80000008, .eax = 0x302e },  /* 46 physical, 48 linear address bits */
 };

@@ -15,6 +15,7 @@
 #define MSR_IA32_FEATURE_CONTROL 0x3a
 #define MSR_IA32_UCODE_REV 0x8b
 #define MSR_IA32_ARCH_CAPABILITIES 0x10a
+#define MSR_IA32_TSC_ADJUST 0x3b
 /* A software CPU has none of the speculative-execution and stale-data flaws: RDCL_NO,
  * SKIP_VMENTRY_L1DFLUSH, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO,
  * PSDP_NO, BHI_NO, PBRSB_NO, GDS_NO, RFDS_NO (so Linux skips PTI, VERW buffer clearing, ...). */
@@ -40,7 +41,7 @@ const uint32_t x86_msr_list[] = {
   MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
   MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_STAR, MSR_LSTAR,
   MSR_CSTAR, MSR_SYSCALL_MASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
-  MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES,
+  MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_TSC_ADJUST,
 };
 const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
 
@@ -104,6 +105,7 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
   }
   switch (index) {
   case MSR_IA32_TSC: *val = x86_read_tsc(cpu); return 0;
+  case MSR_IA32_TSC_ADJUST: *val = cpu->tsc_adjust; return 0;
   case MSR_IA32_APICBASE: *val = cpu->apic_base; return 0;
   case MSR_IA32_SYSENTER_CS: *val = cpu->sysenter_cs; return 0;
   case MSR_IA32_SYSENTER_ESP: *val = cpu->sysenter_esp; return 0;
@@ -155,7 +157,17 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     return 0;
   }
   switch (index) {
-  case MSR_IA32_TSC: cpu->tsc_offset = (int64_t)(val - host_tsc()); return 0;
+  case MSR_IA32_TSC: {
+    /* a guest write moves TSC_ADJUST by as much (SDM 18.17.3); KVM_SET_MSRS does not */
+    int64_t off = (int64_t)(val - host_tsc());
+    if (!host) cpu->tsc_adjust += (uint64_t)(off - cpu->tsc_offset);
+    cpu->tsc_offset = off;
+    return 0;
+  }
+  case MSR_IA32_TSC_ADJUST:
+    if (!host) cpu->tsc_offset += (int64_t)(val - cpu->tsc_adjust);
+    cpu->tsc_adjust = val;
+    return 0;
   case MSR_IA32_APICBASE:
     if (val & 0x2ff) return -1;   /* reserved bits */
     cpu->apic_base = val;

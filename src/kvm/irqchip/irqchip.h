@@ -58,6 +58,11 @@ struct skvm_pit {
   uint32_t config_flags;            /* KVM_PIT_SPEAKER_DUMMY: port 0x61 is in-kernel */
   bool speaker_data_on;
   uint64_t ch0_due, ch0_period;     /* channel 0's interrupt timer; period 0 = one-shot */
+  /* tick reinjection, as KVM's default: a tick that fires while the previous one is still
+   * unacknowledged is counted, and delivered when the guest takes the previous one */
+  uint32_t pending;
+  bool in_flight;
+  uint64_t in_flight_since;
 };
 
 struct skvm_irqchip {
@@ -107,6 +112,8 @@ void ioapic_set_state_locked(struct skvm_irqchip *chip, const struct kvm_ioapic_
 int pit_create(struct skvm_irqchip *chip, uint32_t flags);
 bool pit_pio_locked(struct skvm_irqchip *chip, uint16_t port, uint8_t *val, bool write);
 void pit_expire_locked(struct skvm_irqchip *chip, uint64_t now);
+/* The CPU took vector (INTA or LAPIC accept): if it is the PIT's, the next pending tick goes. */
+void pit_ack_locked(struct skvm_irqchip *chip, int vector);
 void pit_get_state_locked(struct skvm_irqchip *chip, struct kvm_pit_state2 *s);
 void pit_set_state_locked(struct skvm_irqchip *chip, const struct kvm_pit_state2 *s);
 

@@ -48,6 +48,7 @@ static void load_count(struct skvm_irqchip *chip, int ch, uint32_t val)
   struct kvm_pit_channel_state *c = &p->st.channels[ch];
   if (!val) val = 0x10000;
   c->count = val;
+  if (ch == 0) p->pending = 0, p->in_flight = false;
   c->count_load_time = (int64_t)irq_now_ns();
   if (ch != 0) return;
   p->ch0_due = p->ch0_period = 0;
@@ -61,17 +62,45 @@ static void load_count(struct skvm_irqchip *chip, int ch, uint32_t val)
   timer_kick_locked(chip);
 }
 
+#define REINJECT_MAX 1000           /* ticks owed at most; beyond, the guest is resynchronised */
+#define ACK_TIMEOUT_NS 1000000000ULL  /* an edge never taken (IRQ 0 masked) stops blocking */
+
+static void pit_inject_locked(struct skvm_irqchip *chip, uint64_t now)
+{
+  struct skvm_pit *p = chip->pit;
+  if (p->in_flight || !p->pending) return;
+  p->pending--;
+  p->in_flight = true;
+  p->in_flight_since = now;
+  irq_set_locked(chip, 0, IRQ_SRC_PIT, true);
+  irq_set_locked(chip, 0, IRQ_SRC_PIT, false);
+}
+
 void pit_expire_locked(struct skvm_irqchip *chip, uint64_t now)
 {
   struct skvm_pit *p = chip->pit;
-  irq_set_locked(chip, 0, IRQ_SRC_PIT, true);
-  irq_set_locked(chip, 0, IRQ_SRC_PIT, false);
+  if (p->in_flight && now - p->in_flight_since > ACK_TIMEOUT_NS) p->in_flight = false, p->pending = 0;
+  p->pending++;
   if (!p->ch0_period) {
     p->ch0_due = 0;
-    return;
+  } else {
+    p->ch0_due += p->ch0_period;
+    for (; p->ch0_due <= now; p->ch0_due += p->ch0_period) p->pending++;   /* late: owe them */
+    if (p->pending > REINJECT_MAX) p->pending = REINJECT_MAX;
   }
-  p->ch0_due += p->ch0_period;
-  if (p->ch0_due <= now) p->ch0_due = now + p->ch0_period;   /* late: drop missed ticks */
+  pit_inject_locked(chip, now);
+}
+
+void pit_ack_locked(struct skvm_irqchip *chip, int vector)
+{
+  struct skvm_pit *p = chip->pit;
+  if (!p || !p->in_flight) return;
+  const struct kvm_ioapic_state *io = &chip->ioapic;
+  bool via_pic = vector == chip->pic[0].irq_base;
+  bool via_ioapic = !io->redirtbl[0].fields.mask && vector == io->redirtbl[0].fields.vector;
+  if (!via_pic && !via_ioapic) return;
+  p->in_flight = false;
+  pit_inject_locked(chip, irq_now_ns());
 }
 
 static void latch_count(struct kvm_pit_channel_state *c)

@@ -74,6 +74,7 @@ static int hook_ack(void *o)
   struct skvm_lapic *l = o;
   pthread_mutex_lock(&l->chip->lock);
   int v = pic_pending(l) ? pic_read_irq_locked(l->chip) : lapic_ack_locked(l);
+  if (v >= 0) pit_ack_locked(l->chip, v);
   if (pic_pending(l) || lapic_pending_locked(l) >= 0)
     __atomic_or_fetch(&l->cpu->events, X86_EV_INTR, __ATOMIC_RELEASE);   /* more to take */
   pthread_mutex_unlock(&l->chip->lock);

@@ -73,8 +73,9 @@ void mem_write(struct x86_cpu *cpu, int seg, uint64_t off, int size, uint64_t va
 
 /* ---- operands ---- */
 uint64_t insn_ea(struct x86_cpu *cpu, const struct x86_insn *in);
-uint64_t op_read(struct x86_cpu *cpu, const struct x86_insn *in, int i);
-void op_write(struct x86_cpu *cpu, const struct x86_insn *in, int i, uint64_t v);
+/* op_read/op_write (below) inline the register case; these handle every operand kind */
+uint64_t op_read_any(struct x86_cpu *cpu, const struct x86_insn *in, int i);
+void op_write_any(struct x86_cpu *cpu, const struct x86_insn *in, int i, uint64_t v);
 uint64_t reg_read(struct x86_cpu *cpu, int reg, int size);
 void reg_write(struct x86_cpu *cpu, int reg, int size, uint64_t v);
 
@@ -84,6 +85,23 @@ static inline uint64_t size_mask(int size)
                                      0xffffffffffffULL, 0xffffffffffffffULL, ~0ULL };
   return masks[size > 8 ? 8 : size];
 }
+static inline uint64_t op_read(struct x86_cpu *cpu, const struct x86_insn *in, int i)
+{
+  const struct x86_operand *o = &in->op[i];
+  if (__builtin_expect(o->kind == OP_REG && !o->high8, 1)) return cpu->gpr[o->reg] & size_mask(o->size);
+  return op_read_any(cpu, in, i);
+}
+
+static inline void op_write(struct x86_cpu *cpu, const struct x86_insn *in, int i, uint64_t v)
+{
+  const struct x86_operand *o = &in->op[i];
+  if (__builtin_expect(o->kind == OP_REG && !o->high8 && o->size >= 4, 1)) {   /* zero-extends */
+    cpu->gpr[o->reg] = o->size == 4 ? (uint32_t)v : v;
+    return;
+  }
+  op_write_any(cpu, in, i, v);
+}
+
 static inline int64_t sign_extend(uint64_t v, int size)
 {
   int sh = 64 - size * 8;
@@ -153,11 +171,69 @@ void push(struct x86_cpu *cpu, int size, uint64_t v);
 uint64_t pop(struct x86_cpu *cpu, int size);
 
 /* ---- flags ---- */
-void flags_logic(struct x86_cpu *cpu, uint64_t res, int size);
-void flags_add(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t carry, int size);
-void flags_sub(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t borrow, int size);
-void flags_szp(struct x86_cpu *cpu, uint64_t res, int size);
-bool cond_true(struct x86_cpu *cpu, int cc);
+/* computed eagerly from operands and result; inline, they are on every ALU instruction's path */
+extern const uint8_t x86_parity_pf[256];   /* PF for each low byte (flags.c) */
+
+/* ZF, SF and PF of res (masked to size); returns them, the caller merges */
+static inline uint64_t szp(uint64_t res, int size)
+{
+  res &= size_mask(size);
+  return ((uint64_t)(res == 0) << 6) | (((res >> (size * 8 - 1)) & 1) << 7) | x86_parity_pf[res & 0xff];
+}
+
+static inline void flags_szp(struct x86_cpu *cpu, uint64_t res, int size)
+{
+  cpu->rflags = (cpu->rflags & ~(uint64_t)(F_ZF | F_SF | F_PF)) | szp(res, size);
+}
+
+static inline void flags_logic(struct x86_cpu *cpu, uint64_t res, int size)
+{
+  cpu->rflags = (cpu->rflags & ~(uint64_t)F_ARITH) | szp(res, size);
+}
+
+static inline void flags_add(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t carry, int size)
+{
+  uint64_t m = size_mask(size);
+  a &= m, b &= m;
+  uint64_t res = (a + b + carry) & m;
+  int top = size * 8 - 1;
+  uint64_t f = szp(res, size);
+  f |= (uint64_t)(res < a || (carry && res == a));             /* CF */
+  f |= ((((a ^ res) & (b ^ res)) >> top) & 1) << 11;            /* OF */
+  f |= (a ^ b ^ res) & F_AF;
+  cpu->rflags = (cpu->rflags & ~(uint64_t)F_ARITH) | f;
+}
+
+static inline void flags_sub(struct x86_cpu *cpu, uint64_t a, uint64_t b, uint64_t borrow, int size)
+{
+  uint64_t m = size_mask(size);
+  a &= m, b &= m;
+  uint64_t res = (a - b - borrow) & m;
+  int top = size * 8 - 1;
+  uint64_t f = szp(res, size);
+  f |= (uint64_t)(a < b || (borrow && a == b));                /* CF */
+  f |= ((((a ^ b) & (a ^ res)) >> top) & 1) << 11;              /* OF */
+  f |= (a ^ b ^ res) & F_AF;
+  cpu->rflags = (cpu->rflags & ~(uint64_t)F_ARITH) | f;
+}
+
+static inline bool cond_true(struct x86_cpu *cpu, int cc)
+{
+  uint64_t f = cpu->rflags;
+  bool r;
+  switch (cc >> 1) {
+  case 0: r = f & F_OF; break;
+  case 1: r = f & F_CF; break;
+  case 2: r = f & F_ZF; break;
+  case 3: r = (f & F_CF) || (f & F_ZF); break;
+  case 4: r = f & F_SF; break;
+  case 5: r = f & F_PF; break;
+  case 6: r = !!(f & F_SF) != !!(f & F_OF); break;
+  default: r = (f & F_ZF) || (!!(f & F_SF) != !!(f & F_OF)); break;
+  }
+  return (cc & 1) ? !r : r;
+}
+
 void set_rflags(struct x86_cpu *cpu, uint64_t v, uint64_t mask);
 
 /* ---- segments, control registers ---- */

@@ -25,10 +25,9 @@ uint64_t insn_ea(struct x86_cpu *cpu, const struct x86_insn *in)
   return ea & addr_mask(in->addrsize);
 }
 
-uint64_t op_read(struct x86_cpu *cpu, const struct x86_insn *in, int i)
+uint64_t op_read_any(struct x86_cpu *cpu, const struct x86_insn *in, int i)
 {
   const struct x86_operand *o = &in->op[i];
-  if (o->kind == OP_REG && !o->high8) return cpu->gpr[o->reg] & size_mask(o->size);   /* hot */
   switch (o->kind) {
   case OP_REG:
     if (o->high8) return (cpu->gpr[o->reg] >> 8) & 0xff;
@@ -40,13 +39,9 @@ uint64_t op_read(struct x86_cpu *cpu, const struct x86_insn *in, int i)
   }
 }
 
-void op_write(struct x86_cpu *cpu, const struct x86_insn *in, int i, uint64_t v)
+void op_write_any(struct x86_cpu *cpu, const struct x86_insn *in, int i, uint64_t v)
 {
   const struct x86_operand *o = &in->op[i];
-  if (o->kind == OP_REG && !o->high8 && o->size >= 4) {   /* hot: 32-bit writes zero-extend */
-    cpu->gpr[o->reg] = o->size == 4 ? (uint32_t)v : v;
-    return;
-  }
   switch (o->kind) {
   case OP_REG:
     if (o->high8) cpu->gpr[o->reg] = (cpu->gpr[o->reg] & ~0xff00ULL) | ((v & 0xff) << 8);

@@ -17,7 +17,9 @@ struct decoder_state {
 
 void decoder_init(struct x86_cpu *cpu)
 {
-  struct decoder_state *d = calloc(1, sizeof(*d));
+  /* cache-line aligned, so that each 128-byte entry spans two lines, not three */
+  struct decoder_state *d = aligned_alloc(64, (sizeof(*d) + 63) & ~(size_t)63);
+  memset(d, 0, sizeof(*d));
   ZydisDecoderInit(&d->dec[DEC_REAL16], ZYDIS_MACHINE_MODE_REAL_16, ZYDIS_STACK_WIDTH_16);
   ZydisDecoderInit(&d->dec[DEC_PROT16], ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
   ZydisDecoderInit(&d->dec[DEC_PROT32], ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);

@@ -127,7 +127,7 @@ static inline unsigned dcache_index(const uint8_t *p)
   return (unsigned)((a ^ (a >> 12) * 0x9e5) & (DCACHE_SIZE - 1));
 }
 
-struct dcache_entry {
+struct __attribute__((aligned(64))) dcache_entry {
   const uint8_t *host;
   uint8_t mode;
   uint64_t b0, b1, k0, k1;    /* the instruction's bytes and masks, for a two-word compare */

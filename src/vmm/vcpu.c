@@ -99,34 +99,46 @@ static void vcpu__real_seg(struct kvm_segment *seg, uint16_t sel)
 	seg->limit = 0xffff;
 }
 
-int vcpu__reset_real_mode(struct vcpu *cpu, uint16_t cs, uint16_t ip, uint16_t sp)
+int vcpu__get_sregs(struct vcpu *cpu, struct kvm_sregs *sregs)
 {
-	const struct hv_ops *hv = cpu->vm->hv;
-	struct kvm_sregs sregs;
-	struct kvm_regs regs;
-
-	if (hv->ioctl(cpu->fd, KVM_GET_SREGS, &sregs) < 0) {
+	if (cpu->vm->hv->ioctl(cpu->fd, KVM_GET_SREGS, sregs) < 0) {
 		pr_err_errno("KVM_GET_SREGS");
 		return -1;
 	}
-	vcpu__real_seg(&sregs.cs, cs);
-	vcpu__real_seg(&sregs.ds, cs);
-	vcpu__real_seg(&sregs.es, cs);
-	vcpu__real_seg(&sregs.ss, cs);
-	if (hv->ioctl(cpu->fd, KVM_SET_SREGS, &sregs) < 0) {
+	return 0;
+}
+
+int vcpu__set_state(struct vcpu *cpu, const struct kvm_sregs *sregs, const struct kvm_regs *regs)
+{
+	const struct hv_ops *hv = cpu->vm->hv;
+
+	if (hv->ioctl(cpu->fd, KVM_SET_SREGS, (void *)sregs) < 0) {
 		pr_err_errno("KVM_SET_SREGS");
 		return -1;
 	}
-
-	memset(&regs, 0, sizeof(regs));
-	regs.rflags = 0x2;	/* bit 1 is always set; IF clear */
-	regs.rip = ip;
-	regs.rsp = sp;
-	if (hv->ioctl(cpu->fd, KVM_SET_REGS, &regs) < 0) {
+	if (hv->ioctl(cpu->fd, KVM_SET_REGS, (void *)regs) < 0) {
 		pr_err_errno("KVM_SET_REGS");
 		return -1;
 	}
 	return 0;
+}
+
+int vcpu__reset_real_mode(struct vcpu *cpu, uint16_t cs, uint16_t ip, uint16_t sp)
+{
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+
+	if (vcpu__get_sregs(cpu, &sregs) < 0)
+		return -1;
+	vcpu__real_seg(&sregs.cs, cs);
+	vcpu__real_seg(&sregs.ds, cs);
+	vcpu__real_seg(&sregs.es, cs);
+	vcpu__real_seg(&sregs.ss, cs);
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x2;	/* bit 1 is always set; IF clear */
+	regs.rip = ip;
+	regs.rsp = sp;
+	return vcpu__set_state(cpu, &sregs, &regs);
 }
 
 static void vcpu__dump_seg(const char *name, const struct kvm_segment *s)

@@ -84,6 +84,9 @@ void *vm__gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len);
 /* vcpu.c */
 int vcpu__create(struct vcpu *cpu, struct vm *vm, int id);
 void vcpu__destroy(struct vcpu *cpu);
+/* KVM_GET_SREGS; KVM_SET_SREGS then KVM_SET_REGS. 0, or -1 after a message. */
+int vcpu__get_sregs(struct vcpu *cpu, struct kvm_sregs *sregs);
+int vcpu__set_state(struct vcpu *cpu, const struct kvm_sregs *sregs, const struct kvm_regs *regs);
 /* Real mode at cs:ip with ds = es = ss = cs, sp as given, interrupts off. */
 int vcpu__reset_real_mode(struct vcpu *cpu, uint16_t cs, uint16_t ip, uint16_t sp);
 /* Registers and control state to stderr, for error reports. */

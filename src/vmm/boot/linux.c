@@ -113,14 +113,11 @@ static void linux__seg(struct kvm_segment *s, uint16_t sel, bool code)
 
 static int linux__start_vcpu(struct vcpu *cpu, uint64_t entry)
 {
-	const struct hv_ops *hv = cpu->vm->hv;
 	struct kvm_sregs sregs;
 	struct kvm_regs regs;
 
-	if (hv->ioctl(cpu->fd, KVM_GET_SREGS, &sregs) < 0) {
-		pr_err_errno("KVM_GET_SREGS");
+	if (vcpu__get_sregs(cpu, &sregs) < 0)
 		return -1;
-	}
 	linux__seg(&sregs.cs, BOOT_CS, true);
 	linux__seg(&sregs.ds, BOOT_DS, false);
 	sregs.es = sregs.fs = sregs.gs = sregs.ss = sregs.ds;
@@ -130,19 +127,11 @@ static int linux__start_vcpu(struct vcpu *cpu, uint64_t entry)
 	sregs.cr4 = 0x20;			/* PAE */
 	sregs.cr0 = 0x80000011;			/* PG | ET | PE */
 	sregs.efer = 0x500;			/* LMA | LME */
-	if (hv->ioctl(cpu->fd, KVM_SET_SREGS, &sregs) < 0) {
-		pr_err_errno("KVM_SET_SREGS");
-		return -1;
-	}
 	memset(&regs, 0, sizeof(regs));
 	regs.rflags = 0x2;
 	regs.rip = entry;
 	regs.rsi = LINUX_BOOT_PARAMS;
-	if (hv->ioctl(cpu->fd, KVM_SET_REGS, &regs) < 0) {
-		pr_err_errno("KVM_SET_REGS");
-		return -1;
-	}
-	return 0;
+	return vcpu__set_state(cpu, &sregs, &regs);
 }
 
 int linux__boot(struct vm *vm, const struct linux_boot *b)

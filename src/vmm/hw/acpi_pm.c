@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "vmm/iobus.h"
+#include "vmm/util.h"
 #include "vmm/vm.h"
 
 #define PM1_STS_OFF 0
@@ -32,17 +33,9 @@ struct acpi_pm {
 	uint8_t rst_cnt;
 };
 
-static uint64_t acpi_pm__now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static uint32_t acpi_pm__timer(struct acpi_pm *pm)
 {
-	uint64_t ns = acpi_pm__now_ns() - pm->t0_ns;
+	uint64_t ns = util__mono_ns() - pm->t0_ns;
 
 	/* split so that the product cannot overflow 64 bits */
 	return (uint32_t)((ns / 1000000000ULL) * ACPI_PM_TMR_HZ +
@@ -121,7 +114,7 @@ struct acpi_pm *acpi_pm__create(struct iobus *pio, struct vm_stop *stop)
 	if (!pm)
 		return NULL;
 	pm->stop = stop;
-	pm->t0_ns = acpi_pm__now_ns();
+	pm->t0_ns = util__mono_ns();
 	if (iobus__register(pio, ACPI_PM_BASE, ACPI_PM_LEN, acpi_pm__io, pm) < 0)
 		goto fail;
 	if (iobus__register(pio, ACPI_RESET_PORT, 1, acpi_pm__reset_io, pm) < 0) {

@@ -17,6 +17,7 @@
 #include <time.h>
 
 #include "vmm/iobus.h"
+#include "vmm/util.h"
 
 #define RTC_CMOS_SIZE 128
 #define RTC_UIP_NS 244000		/* UIP leads the update by 244 us */
@@ -46,14 +47,6 @@ static bool rtc__is_time_reg(uint8_t reg)
 	return false;
 }
 
-static uint64_t rtc__mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
-}
-
 static void rtc__latch(struct rtc *rtc)
 {
 	struct timespec ts;
@@ -62,7 +55,7 @@ static void rtc__latch(struct rtc *rtc)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	t = (time_t)(ts.tv_sec + rtc->offset);
 	gmtime_r(&t, &rtc->latch);
-	rtc->latch_ns = rtc__mono_ns();
+	rtc->latch_ns = util__mono_ns();
 }
 
 static bool rtc__binary(const struct rtc *rtc)
@@ -159,7 +152,7 @@ static uint8_t rtc__read(struct rtc *rtc, uint8_t reg)
 		if (rtc->cmos[RTC_REG_B] & RTC_REG_B_SET)
 			return rtc->cmos[reg];
 		if (reg == RTC_SECONDS || !rtc->latch_ns ||
-		    rtc__mono_ns() - rtc->latch_ns >= RTC_LATCH_NS)
+		    util__mono_ns() - rtc->latch_ns >= RTC_LATCH_NS)
 			rtc__latch(rtc);
 		return rtc__time_reg(rtc, &rtc->latch, reg);
 	}

@@ -19,7 +19,7 @@ echo "--- softkvm exited with status $status after $(echo "$start $end" | awk '{
 fail=0
 grep -q "SOFTKVM-BOOT-OK" "$log" || { echo "FAIL: no boot marker from the guest's /init"; fail=1; }
 [ "$status" -eq 0 ] || { echo "FAIL: exit status $status, expected 0 (poweroff)"; fail=1; }
-if grep -E "Oops|Kernel panic|BUG:|WARNING:|Call Trace|lost interrupt|timer doesn't work|Marking TSC unstable" "$log"; then
+if grep -E "Oops|Kernel panic|BUG:|WARNING:|Call Trace|lost interrupt|timer doesn't work|MP-BIOS bug|Marking TSC unstable" "$log"; then
 	echo "FAIL: the kernel log shows a problem (lines above)"
 	fail=1
 fi

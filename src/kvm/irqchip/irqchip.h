@@ -62,6 +62,7 @@ struct skvm_pit {
    * unacknowledged is counted, and delivered when the guest takes the previous one */
   uint32_t pending;
   bool in_flight;
+  uint8_t in_flight_via;            /* PIT_VIA_*: the unmasked paths the tick went out on */
   uint64_t in_flight_since;
 };
 

@@ -65,12 +65,23 @@ static void load_count(struct skvm_irqchip *chip, int ch, uint32_t val)
 #define REINJECT_MAX 1000           /* ticks owed at most; beyond, the guest is resynchronised */
 #define ACK_TIMEOUT_NS 1000000000ULL  /* an edge never taken (IRQ 0 masked) stops blocking */
 
+enum { PIT_VIA_PIC = 1, PIT_VIA_IOAPIC = 2 };
+
+/* The paths on which IRQ 0 can reach a CPU now (GSI 0 goes to PIC IRQ 0 and IOAPIC pin 0). */
+static uint8_t pit_paths(const struct skvm_irqchip *chip)
+{
+  return (chip->pic[0].imr & 1 ? 0 : PIT_VIA_PIC) |
+         (chip->ioapic.redirtbl[0].fields.mask ? 0 : PIT_VIA_IOAPIC);
+}
+
 static void pit_inject_locked(struct skvm_irqchip *chip, uint64_t now)
 {
   struct skvm_pit *p = chip->pit;
   if (p->in_flight || !p->pending) return;
   p->pending--;
-  p->in_flight = true;
+  /* a tick nobody can take (both paths masked) is not waited for */
+  p->in_flight_via = pit_paths(chip);
+  p->in_flight = p->in_flight_via != 0;
   p->in_flight_since = now;
   irq_set_locked(chip, 0, IRQ_SRC_PIT, true);
   irq_set_locked(chip, 0, IRQ_SRC_PIT, false);
@@ -79,6 +90,10 @@ static void pit_inject_locked(struct skvm_irqchip *chip, uint64_t now)
 void pit_expire_locked(struct skvm_irqchip *chip, uint64_t now)
 {
   struct skvm_pit *p = chip->pit;
+  /* the guest masked the path the unacknowledged tick took (moving IRQ 0 from the PIC to the
+   * IOAPIC, say): it will never be acknowledged, so stop waiting for it, as KVM's mask
+   * notifier does */
+  if (p->in_flight && !(p->in_flight_via & pit_paths(chip))) p->in_flight = false;
   if (p->in_flight && now - p->in_flight_since > ACK_TIMEOUT_NS) p->in_flight = false, p->pending = 0;
   p->pending++;
   if (!p->ch0_period) {

@@ -177,11 +177,13 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
     goto out;
   }
 
+  /* userspace sets request_interrupt_window before KVM_RUN; KVM reads it at entry too */
+  const bool want_window = run->request_interrupt_window;
   for (;;) {
     refresh_memmap(cpu);
     uint32_t ev = __atomic_load_n(&cpu->events, __ATOMIC_ACQUIRE);
     if (__builtin_expect(ev != 0, 0) && handle_events(cpu, ev)) break;
-    if (run->request_interrupt_window && interrupts_allowed(cpu) && cpu->pending_irq < 0) {
+    if (want_window && interrupts_allowed(cpu) && cpu->pending_irq < 0) {
       run->exit_reason = KVM_EXIT_IRQ_WINDOW_OPEN;
       break;
     }

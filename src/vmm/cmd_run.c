@@ -10,6 +10,7 @@
 #include "vmm/cli.h"
 #include "vmm/flat.h"
 #include "vmm/hw/serial.h"
+#include "vmm/term.h"
 #include "vmm/util.h"
 #include "vmm/vm.h"
 
@@ -28,6 +29,7 @@ struct run_opts {
 	struct linux_boot kern;
 	uint64_t mem_mb;
 	uint64_t entry;
+	uint64_t smp;
 	bool dev_kvm;
 	enum run_reboot reboot;
 };
@@ -35,7 +37,7 @@ struct run_opts {
 void cmd_run__usage(FILE *f)
 {
 	fputs("usage: softkvm run --kernel BZIMAGE [--initrd FILE] [--append CMDLINE] [-m MB]\n"
-	      "                   [--reboot=exit|restart] [--dev-kvm]\n"
+	      "                   [--smp N] [--reboot=exit|restart] [--dev-kvm]\n"
 	      "       softkvm run --flat FILE [-m MB] [--entry OFF] [--reboot=exit|restart]\n"
 	      "                   [--dev-kvm]\n"
 	      "\n"
@@ -51,6 +53,8 @@ void cmd_run__usage(FILE *f)
 	      "  -m, --mem MB   guest RAM in MiB, at guest physical 0 (1..65536; default 512 with\n"
 	      "                 --kernel, at most 3072 there; 64 with --flat)\n"
 	      "  --entry OFF    initial IP within the 64 KiB code segment (default 0)\n"
+	      "  --smp N        number of vCPUs with --kernel (1..64, default 1), each on its\n"
+	      "                 own host thread\n"
 	      "  --reboot=exit|restart\n"
 	      "                 what a guest reset (reboot) does: exit ends softkvm with\n"
 	      "                 status 0 (the default); restart starts softkvm again with\n"
@@ -117,6 +121,13 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 				pr_err("run: invalid memory size '%s' (MiB, 1..%d)", val, RUN_MEM_MAX_MB);
 				return CLI_EXIT_FAIL;
 			}
+		} else if ((r = cli__opt(argc, argv, &i, "--smp", NULL, &val)) != 0) {
+			if (r < 0)
+				return CLI_EXIT_USAGE;
+			if (!cli__parse_u64(val, &o->smp) || o->smp < 1 || o->smp > VM_MAX_CPUS) {
+				pr_err("run: invalid --smp '%s' (number of vCPUs, 1..%d)", val, VM_MAX_CPUS);
+				return CLI_EXIT_FAIL;
+			}
 		} else if ((r = cli__opt(argc, argv, &i, "--reboot", NULL, &val)) != 0) {
 			if (r < 0)
 				return CLI_EXIT_USAGE;
@@ -143,8 +154,8 @@ static int cmd_run__parse(int argc, char **argv, struct run_opts *o)
 		pr_err("run: --flat and --kernel exclude each other");
 		return CLI_EXIT_USAGE;
 	}
-	if (!o->kern.kernel && (o->kern.initrd || o->kern.cmdline)) {
-		pr_err("run: --initrd and --append need --kernel");
+	if (!o->kern.kernel && (o->kern.initrd || o->kern.cmdline || o->smp > 1)) {
+		pr_err("run: --initrd, --append and --smp need --kernel");
 		return CLI_EXIT_USAGE;
 	}
 	if (!o->flat && !o->kern.kernel) {
@@ -196,13 +207,26 @@ static int cmd_run__linux(struct run_opts *o, uint64_t ram_size, bool *reset)
 		       (unsigned long long)o->mem_mb, LINUX_RAM_MAX >> 20);
 		return CLI_EXIT_FAIL;
 	}
-	if (vm__create(&vm, hv__select(o->dev_kvm), ram_size, true) < 0)
+	int ncpus = o->smp ? (int)o->smp : 1;
+
+	if (vm__create(&vm, hv__select(o->dev_kvm), ram_size, true, ncpus) < 0)
 		return CLI_EXIT_FAIL;
 	/* input waits until the guest's 8250 driver enables its receive interrupt */
 	serial__set_rx_gate(vm.serial, true);
-	if (acpi__build(&vm, 1, &o->kern.rsdp) == 0 && linux__boot(&vm, &o->kern) == 0)
-		ret = vcpu__run(&vm.cpu0);
+	if (acpi__build(&vm, ncpus, &o->kern.rsdp) == 0 && linux__boot(&vm, &o->kern) == 0 &&
+	    vm__start_aps(&vm) == 0)
+		ret = vcpu__run(&vm.cpus[0]);
 	*reset = vm.stop.requested && vm.stop.reset;
+	if (ncpus > 1) {
+		/* the other vCPUs may be mid-instruction in their threads: end the process here,
+		 * with the terminal restored, rather than free the VM under them */
+		term__restore();
+		fflush(NULL);
+		if (!(*reset && o->reboot == RUN_REBOOT_RESTART))
+			_exit(ret);
+		cmd_run__restart();
+		_exit(CLI_EXIT_FAIL);
+	}
 	vm__destroy(&vm);
 	return ret;
 }
@@ -239,13 +263,13 @@ int cmd_run__main(int argc, char **argv, bool dev_kvm)
 		return CLI_EXIT_FAIL;
 
 	ret = CLI_EXIT_FAIL;
-	if (vm__create(&vm, hv__select(o.dev_kvm), ram_size, false) < 0)
+	if (vm__create(&vm, hv__select(o.dev_kvm), ram_size, false, 1) < 0)
 		goto out_image;
 	memcpy(vm__gpa_to_hva(&vm, FLAT_LOAD_ADDR, image_len), image, image_len);
-	if (vcpu__reset_real_mode(&vm.cpu0, FLAT_SEG, (uint16_t)o.entry, FLAT_SP) < 0)
+	if (vcpu__reset_real_mode(&vm.cpus[0], FLAT_SEG, (uint16_t)o.entry, FLAT_SP) < 0)
 		goto out_vm;
 
-	ret = vcpu__run(&vm.cpu0);
+	ret = vcpu__run(&vm.cpus[0]);
 	reset = vm.stop.requested && vm.stop.reset;
 out_vm:
 	vm__destroy(&vm);

@@ -53,7 +53,9 @@ static int run__emulate_io(struct vcpu *cpu)
 	}
 	data = (uint8_t *)run + run->io.data_offset;
 	for (i = 0; i < run->io.count && !cpu->vm->stop.requested; i++) {
+		pthread_mutex_lock(&cpu->vm->io_lock);
 		iobus__access(&cpu->vm->pio, run->io.port, data, run->io.size, is_write);
+		pthread_mutex_unlock(&cpu->vm->io_lock);
 		data += run->io.size;
 	}
 	return 0;
@@ -68,8 +70,10 @@ static int run__emulate_mmio(struct vcpu *cpu)
 		       (unsigned long long)run->mmio.phys_addr, run->mmio.len);
 		return -1;
 	}
+	pthread_mutex_lock(&cpu->vm->io_lock);
 	iobus__access(&cpu->vm->mmio, run->mmio.phys_addr, run->mmio.data, run->mmio.len,
 		      run->mmio.is_write);
+	pthread_mutex_unlock(&cpu->vm->io_lock);
 	return 0;
 }
 
@@ -110,6 +114,8 @@ int vcpu__run(struct vcpu *cpu)
 
 	for (;;) {
 		if (hv->ioctl(cpu->fd, KVM_RUN, NULL) < 0) {
+			if ((errno == EINTR || errno == EAGAIN) && cpu->vm->stop.requested)
+				return cpu->vm->stop.status;
 			if (errno == EINTR || errno == EAGAIN)
 				continue;
 			pr_err_errno("KVM_RUN");

@@ -36,6 +36,11 @@ static int vcpu__init_cpuid(struct vcpu *cpu)
 		pr_err("KVM_GET_SUPPORTED_CPUID: more than 4096 entries");
 		goto out;
 	}
+	/* leaf 1 EBX[31:24]: this CPU's initial APIC ID, as the MADT and the LAPIC say */
+	for (int i = 0; i < (int)cpuid->nent; i++)
+		if (cpuid->entries[i].function == 1)
+			cpuid->entries[i].ebx = (cpuid->entries[i].ebx & 0x00ffffff) |
+						((uint32_t)cpu->id << 24);
 	if (hv->ioctl(cpu->fd, KVM_SET_CPUID2, cpuid) < 0) {
 		pr_err_errno("KVM_SET_CPUID2");
 		goto out;

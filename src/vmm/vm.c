@@ -2,6 +2,7 @@
 #include "vmm/vm.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -151,12 +152,16 @@ static int vm__init_irqchip(struct vm *vm)
 	return 0;
 }
 
-int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size, bool irqchip)
+int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size, bool irqchip, int ncpus)
 {
+	int i;
+
 	memset(vm, 0, sizeof(*vm));
 	vm->hv = hv;
 	vm->vm_fd = -1;
-	vm->cpu0.fd = -1;
+	for (i = 0; i < VM_MAX_CPUS; i++)
+		vm->cpus[i].fd = -1;
+	pthread_mutex_init(&vm->io_lock, NULL);
 	iobus__init(&vm->pio, "pio");
 	iobus__init(&vm->mmio, "mmio");
 
@@ -183,8 +188,11 @@ int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size, bool i
 		goto fail;
 	if (vm__init_devices(vm) < 0)
 		goto fail;
-	if (vcpu__create(&vm->cpu0, vm, 0) < 0)
-		goto fail;
+	for (i = 0; i < ncpus; i++) {
+		if (vcpu__create(&vm->cpus[i], vm, i) < 0)
+			goto fail;
+		vm->ncpus = i + 1;
+	}
 	return 0;
 fail:
 	vm__destroy(vm);
@@ -193,7 +201,9 @@ fail:
 
 void vm__destroy(struct vm *vm)
 {
-	vcpu__destroy(&vm->cpu0);
+	for (int i = vm->ncpus - 1; i >= 0; i--)
+		vcpu__destroy(&vm->cpus[i]);
+	vm->ncpus = 0;
 	vm__exit_devices(vm);
 	iobus__exit(&vm->mmio);
 	iobus__exit(&vm->pio);
@@ -213,4 +223,30 @@ void *vm__gpa_to_hva(struct vm *vm, uint64_t gpa, uint64_t len)
 	if (gpa > vm->ram_size || len > vm->ram_size - gpa)
 		return NULL;
 	return vm->ram + gpa;
+}
+
+static void *vm__ap_thread(void *arg)
+{
+	struct vcpu *cpu = arg;
+	int status = vcpu__run(cpu);
+
+	/* an AP that stops (error, or the guest asked) ends the VM: wake the boot CPU */
+	vm_stop__request(&cpu->vm->stop, status);
+	__atomic_store_n(&cpu->vm->cpus[0].run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+	return NULL;
+}
+
+int vm__start_aps(struct vm *vm)
+{
+	pthread_t t;
+	int i;
+
+	for (i = 1; i < vm->ncpus; i++) {
+		if (pthread_create(&t, NULL, vm__ap_thread, &vm->cpus[i])) {
+			pr_err("cannot start a thread for vCPU %d", i);
+			return -1;
+		}
+		pthread_detach(t);
+	}
+	return 0;
 }

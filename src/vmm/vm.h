@@ -2,6 +2,7 @@
 #ifndef SKVM_VMM_VM_H
 #define SKVM_VMM_VM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -38,6 +39,8 @@ static inline void vm_stop__request_reset(struct vm_stop *stop)
 
 struct vm;
 
+#define VM_MAX_CPUS 64
+
 struct vcpu {
 	struct vm *vm;
 	int id;
@@ -55,7 +58,9 @@ struct vm {
 	struct iobus pio;
 	struct iobus mmio;
 	struct vm_stop stop;
-	struct vcpu cpu0;
+	pthread_mutex_t io_lock;	/* one vCPU at a time in the port I/O and MMIO devices */
+	int ncpus;
+	struct vcpu cpus[VM_MAX_CPUS];	/* cpus[0] is the boot CPU */
 	bool irq_line_warned;		/* KVM_IRQ_LINE failed once (reported once) */
 	/* devices, created in this order and destroyed in reverse */
 	struct serial *serial;		/* COM1, IRQ 4 */
@@ -69,9 +74,9 @@ struct vm {
 };
 
 /* Opens the hypervisor, creates the VM with ram_size bytes of RAM at gpa 0, the devices and
- * vCPU 0; with irqchip, also the in-kernel interrupt controllers (LAPIC, IOAPIC, PIC) and PIT,
+ * ncpus vCPUs (1 without irqchip); with irqchip, also the in-kernel interrupt controllers (LAPIC, IOAPIC, PIC) and PIT,
  * as a PC has (then HLT waits for an interrupt instead of ending the VM). 0, or -1 after a message. */
-int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size, bool irqchip);
+int vm__create(struct vm *vm, const struct hv_ops *hv, uint64_t ram_size, bool irqchip, int ncpus);
 void vm__destroy(struct vm *vm);
 
 /* Drives ISA IRQ / GSI irq to level through KVM_IRQ_LINE (an irq_line's set()). Without an
@@ -95,5 +100,7 @@ void vcpu__dump(struct vcpu *cpu);
 /* run.c: runs the vCPU until the guest halts, stops through a device, or fails; returns the
  * VMM's exit status. */
 int vcpu__run(struct vcpu *cpu);
+/* Runs vCPUs 1..ncpus-1 on threads of their own (they wait for INIT/SIPI in KVM_RUN). 0 or -1. */
+int vm__start_aps(struct vm *vm);
 
 #endif

@@ -234,7 +234,7 @@ int linux__boot(struct vm *vm, const struct linux_boot *b)
 
 	linux__page_tables(vm);
 	linux__gdt(vm);
-	ret = linux__start_vcpu(&vm->cpu0, entry);
+	ret = linux__start_vcpu(&vm->cpus[0], entry);
 out:
 	free(elf);
 	free(initrd);

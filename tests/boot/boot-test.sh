@@ -1,7 +1,8 @@
 #!/bin/bash
 # boot-test.sh SOFTKVM [NCPUS]: boots the default guest (tools/make-guest.sh) with --smp NCPUS
-# (default 1) and "softkvm.test" on the command line; its /init prints a marker and powers off. Passes when the marker appears,
-# softkvm exits with status 0, and the kernel log has no oops, panic, BUG or WARNING.
+# (default 1) and "softkvm.test" on the command line; its /init prints a marker and powers off.
+# Passes when the marker appears, softkvm exits with status 0, and the kernel log has no oops,
+# panic, BUG or WARNING.
 # The marker must report NCPUS CPUs. Exits 77 (CTest: skipped) only when the guest image cannot
 # be built.
 set -u

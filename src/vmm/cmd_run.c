@@ -199,15 +199,8 @@ static void cmd_run__restart(void)
 
 static int cmd_run__linux(struct run_opts *o, uint64_t ram_size, bool *reset)
 {
+	int ncpus = (int)o->smp, ret = CLI_EXIT_FAIL;
 	struct vm vm;
-	int ret = CLI_EXIT_FAIL;
-
-	if (ram_size > LINUX_RAM_MAX) {
-		pr_err("run: -m %llu: a Linux guest takes at most %llu MiB here",
-		       (unsigned long long)o->mem_mb, LINUX_RAM_MAX >> 20);
-		return CLI_EXIT_FAIL;
-	}
-	int ncpus = o->smp ? (int)o->smp : 1;
 
 	if (vm__create(&vm, hv__select(o->dev_kvm), ram_size, true, ncpus) < 0)
 		return CLI_EXIT_FAIL;
@@ -233,7 +226,7 @@ static int cmd_run__linux(struct run_opts *o, uint64_t ram_size, bool *reset)
 
 int cmd_run__main(int argc, char **argv, bool dev_kvm)
 {
-	struct run_opts o = { .dev_kvm = dev_kvm };
+	struct run_opts o = { .dev_kvm = dev_kvm, .smp = 1 };
 	uint64_t ram_size;
 	uint8_t *image = NULL;
 	size_t image_len;

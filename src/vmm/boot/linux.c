@@ -145,7 +145,7 @@ int linux__boot(struct vm *vm, const struct linux_boot *b)
 	int ret = -1;
 
 	if (vm->ram_size > LINUX_RAM_MAX) {
-		pr_err("run: %llu MiB of memory is more than a Linux guest may have here (at most %llu MiB)",
+		pr_err("run: -m %llu: a Linux guest takes at most %llu MiB here",
 		       (unsigned long long)(vm->ram_size >> 20), LINUX_RAM_MAX >> 20);
 		return -1;
 	}
@@ -153,7 +153,16 @@ int linux__boot(struct vm *vm, const struct linux_boot *b)
 		return -1;
 	if (linux__check_header(b->kernel, kimg, klen, &hdr, &setup_len) < 0)
 		goto out;
+	cmdline_max = hdr.cmdline_size ? hdr.cmdline_size : 255;
+	if (cmdline_max > LINUX_BOOT_CMDLINE_MAX - 1)
+		cmdline_max = LINUX_BOOT_CMDLINE_MAX - 1;
+	if (strlen(cmdline) > cmdline_max) {
+		pr_err("run: --append: the command line has %zu bytes, the kernel takes at most %zu",
+		       strlen(cmdline), cmdline_max);
+		goto out;
+	}
 
+	/* the kernel, and where it ends: the initrd goes above that */
 	if (!b->guest_decompress && hdr.payload_offset && hdr.payload_length &&
 	    setup_len + hdr.payload_offset + hdr.payload_length <= klen) {
 		int r = vmlinux__unpack(kimg + setup_len + hdr.payload_offset, hdr.payload_length,
@@ -164,21 +173,22 @@ int linux__boot(struct vm *vm, const struct linux_boot *b)
 			goto out;
 		}
 	}
-	/* the kernel decompresses in place: it needs init_size bytes from its load address */
-	kernel_end = LINUX_KERNEL_ADDR + (hdr.init_size > klen ? hdr.init_size : klen);
-	if (kernel_end > vm->ram_size) {
-		pr_err("%s: the kernel needs %llu MiB of guest memory, only %llu MiB given (-m)",
-		       b->kernel, (unsigned long long)((kernel_end + 0xfffff) >> 20),
-		       (unsigned long long)(vm->ram_size >> 20));
-		goto out;
-	}
-	cmdline_max = hdr.cmdline_size ? hdr.cmdline_size : 255;
-	if (cmdline_max > LINUX_BOOT_CMDLINE_MAX - 1)
-		cmdline_max = LINUX_BOOT_CMDLINE_MAX - 1;
-	if (strlen(cmdline) > cmdline_max) {
-		pr_err("run: --append: the command line has %zu bytes, the kernel takes at most %zu",
-		       strlen(cmdline), cmdline_max);
-		goto out;
+	if (elf) {
+		if (vmlinux__load(vm, b->kernel, elf, elf_len, &entry, &kernel_end) < 0)
+			goto out;
+	} else {
+		/* the kernel decompresses in place: it needs init_size bytes from its load address */
+		kernel_end = LINUX_KERNEL_ADDR + (hdr.init_size > klen ? hdr.init_size : klen);
+		if (kernel_end > vm->ram_size) {
+			pr_err("%s: the kernel needs %llu MiB of guest memory, only %llu MiB given (-m)",
+			       b->kernel, (unsigned long long)((kernel_end + 0xfffff) >> 20),
+			       (unsigned long long)(vm->ram_size >> 20));
+			goto out;
+		}
+		memcpy(vm__gpa_to_hva(vm, LINUX_KERNEL_ADDR, klen - setup_len), kimg + setup_len,
+		       klen - setup_len);
+		/* the 64-bit entry point is 0x200 bytes into the protected-mode kernel */
+		entry = LINUX_KERNEL_ADDR + 0x200;
 	}
 
 	if (b->initrd) {
@@ -194,23 +204,6 @@ int linux__boot(struct vm *vm, const struct linux_boot *b)
 			goto out;
 		}
 		memcpy(vm__gpa_to_hva(vm, initrd_addr, initrd_len), initrd, initrd_len);
-	}
-
-	if (elf) {
-		uint64_t elf_end;
-
-		if (vmlinux__load(vm, b->kernel, elf, elf_len, &entry, &elf_end) < 0)
-			goto out;
-		if (initrd_len && initrd_addr < elf_end) {
-			pr_err("%s: the initrd (%zu bytes) does not fit in guest memory above the "
-			       "kernel; give more memory (-m)", b->initrd, initrd_len);
-			goto out;
-		}
-	} else {
-		memcpy(vm__gpa_to_hva(vm, LINUX_KERNEL_ADDR, klen - setup_len), kimg + setup_len,
-		       klen - setup_len);
-		/* the 64-bit entry point is 0x200 bytes into the protected-mode kernel */
-		entry = LINUX_KERNEL_ADDR + 0x200;
 	}
 	memcpy(vm__gpa_to_hva(vm, LINUX_BOOT_CMDLINE, strlen(cmdline) + 1), cmdline,
 	       strlen(cmdline) + 1);

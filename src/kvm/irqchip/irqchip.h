@@ -61,8 +61,8 @@ struct skvm_pit {
   /* tick reinjection, as KVM's default: a tick that fires while the previous one is still
    * unacknowledged is counted, and delivered when the guest takes the previous one */
   uint32_t pending;
-  bool in_flight;
-  uint8_t in_flight_via;            /* PIT_VIA_*: the unmasked paths the tick went out on */
+  uint8_t in_flight;                /* PIT_VIA_*: the unmasked paths the unacknowledged tick
+                                       went out on; 0 = none outstanding */
   uint64_t in_flight_since;
 };
 

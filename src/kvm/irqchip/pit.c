@@ -48,10 +48,10 @@ static void load_count(struct skvm_irqchip *chip, int ch, uint32_t val)
   struct kvm_pit_channel_state *c = &p->st.channels[ch];
   if (!val) val = 0x10000;
   c->count = val;
-  if (ch == 0) p->pending = 0, p->in_flight = false;
   c->count_load_time = (int64_t)irq_now_ns();
   if (ch != 0) return;
   p->ch0_due = p->ch0_period = 0;
+  p->pending = 0, p->in_flight = 0;   /* ticks owed by the old count are dropped */
   if (c->mode > 4) return;   /* mode 5 (hardware-triggered strobe), or not programmed */
   uint64_t ns = (uint64_t)val * 1000000000ULL / PIT_FREQ;
   if (c->mode == 2 || c->mode == 3) {
@@ -79,9 +79,7 @@ static void pit_inject_locked(struct skvm_irqchip *chip, uint64_t now)
   struct skvm_pit *p = chip->pit;
   if (p->in_flight || !p->pending) return;
   p->pending--;
-  /* a tick nobody can take (both paths masked) is not waited for */
-  p->in_flight_via = pit_paths(chip);
-  p->in_flight = p->in_flight_via != 0;
+  p->in_flight = pit_paths(chip);   /* 0 when both are masked: nobody takes it, no wait */
   p->in_flight_since = now;
   irq_set_locked(chip, 0, IRQ_SRC_PIT, true);
   irq_set_locked(chip, 0, IRQ_SRC_PIT, false);
@@ -93,14 +91,18 @@ void pit_expire_locked(struct skvm_irqchip *chip, uint64_t now)
   /* the guest masked the path the unacknowledged tick took (moving IRQ 0 from the PIC to the
    * IOAPIC, say): it will never be acknowledged, so stop waiting for it, as KVM's mask
    * notifier does */
-  if (p->in_flight && !(p->in_flight_via & pit_paths(chip))) p->in_flight = false;
-  if (p->in_flight && now - p->in_flight_since > ACK_TIMEOUT_NS) p->in_flight = false, p->pending = 0;
+  p->in_flight &= pit_paths(chip);
+  if (p->in_flight && now - p->in_flight_since > ACK_TIMEOUT_NS) p->in_flight = 0, p->pending = 0;
   p->pending++;
   if (!p->ch0_period) {
     p->ch0_due = 0;
   } else {
     p->ch0_due += p->ch0_period;
-    for (; p->ch0_due <= now; p->ch0_due += p->ch0_period) p->pending++;   /* late: owe them */
+    if (p->ch0_due <= now) {   /* late: owe the ticks in between too */
+      uint64_t missed = (now - p->ch0_due) / p->ch0_period + 1;
+      p->ch0_due += missed * p->ch0_period;
+      p->pending = missed + p->pending > REINJECT_MAX ? REINJECT_MAX : p->pending + (uint32_t)missed;
+    }
     if (p->pending > REINJECT_MAX) p->pending = REINJECT_MAX;
   }
   pit_inject_locked(chip, now);
@@ -114,7 +116,7 @@ void pit_ack_locked(struct skvm_irqchip *chip, int vector)
   bool via_pic = vector == chip->pic[0].irq_base;
   bool via_ioapic = !io->redirtbl[0].fields.mask && vector == io->redirtbl[0].fields.vector;
   if (!via_pic && !via_ioapic) return;
-  p->in_flight = false;
+  p->in_flight = 0;
   pit_inject_locked(chip, irq_now_ns());
 }
 

@@ -207,6 +207,7 @@ void vm__destroy(struct vm *vm)
 	vm__exit_devices(vm);
 	iobus__exit(&vm->mmio);
 	iobus__exit(&vm->pio);
+	pthread_mutex_destroy(&vm->io_lock);
 	if (vm->vm_fd >= 0)
 		vm->hv->close(vm->vm_fd);
 	vm->vm_fd = -1;

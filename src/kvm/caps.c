@@ -25,7 +25,10 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_PIT2:
   case KVM_CAP_PIT_STATE2:
   case KVM_CAP_TSC_DEADLINE_TIMER:
+  case KVM_CAP_X86_MSR_FILTER:
     return 1;
+  case KVM_CAP_X86_USER_SPACE_MSR:
+    return KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER;
   case KVM_CAP_NR_VCPUS: {
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > SKVM_MAX_VCPUS ? SKVM_MAX_VCPUS : n;
@@ -33,7 +36,7 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_MAX_VCPUS:
     return SKVM_MAX_VCPUS;
   case KVM_CAP_MAX_VCPU_ID:
-    return SKVM_MAX_VCPU_ID;
+    return vm && vm->max_vcpu_ids ? vm->max_vcpu_ids : SKVM_MAX_VCPU_ID;
   case KVM_CAP_NR_MEMSLOTS:
     return SKVM_USER_MEM_SLOTS;
   }

@@ -4,6 +4,7 @@
 
 #include <linux/kvm.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -58,6 +59,11 @@ struct skvm_vm {
   int created_vcpus;          /* ever created (KVM's created_vcpus): KVM_CREATE_IRQCHIP is too late */
   uint64_t tss_addr, identity_map_addr;
   struct skvm_irqchip *irqchip;  /* KVM_CREATE_IRQCHIP (irqchip/), NULL = userspace irqchip */
+  uint32_t max_vcpu_ids;      /* KVM_CAP_MAX_VCPU_ID, 0 = the default (SKVM_MAX_VCPU_ID) */
+  uint64_t nr_mmu_pages;      /* KVM_SET_NR_MMU_PAGES: recorded only, there is no shadow MMU */
+  uint8_t user_msr_exits;     /* KVM_CAP_X86_USER_SPACE_MSR: KVM_MSR_EXIT_REASON_* */
+  pthread_rwlock_t msr_filter_lock;
+  struct skvm_msr_filter *msr_filter;   /* KVM_X86_SET_MSR_FILTER, NULL = allow all */
 };
 
 struct skvm_vcpu {
@@ -68,6 +74,9 @@ struct skvm_vcpu {
   bool running, has_run;
   struct skvm_lapic *lapic;   /* with the VM's in-kernel irqchip */
   void *profile;              /* profile.c, when SOFTKVM_PROFILE is set */
+  /* KVM_SET_SIGNAL_MASK and KVM_RUN's signal window (vcpu_ops.c) */
+  bool has_sigmask, watching;
+  sigset_t sigmask, sig_saved, sig_run, sig_watch;
   struct x86_cpu cpu;
 };
 
@@ -86,6 +95,16 @@ int irqchip_vcpu_attach(struct skvm_vcpu *v);
 void irqchip_vcpu_detach(struct skvm_vcpu *v);
 int irqchip_vcpu_accept_events(struct skvm_vcpu *v);
 long irqchip_vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg);
+
+/* msr_filter.c */
+long msr_filter_set(struct skvm_vm *vm, const struct kvm_msr_filter *user);
+bool msr_filter_denies(struct skvm_vm *vm, uint32_t index, bool write);
+void msr_filter_destroy(struct skvm_vm *vm);
+/* vcpu_ops.c */
+extern const struct x86_vcpu_ops skvm_vcpu_ops;
+void vcpu_signals_enter(struct skvm_vcpu *v);
+void vcpu_signals_leave(struct skvm_vcpu *v);
+long vcpu_set_signal_mask(struct skvm_vcpu *v, const struct kvm_signal_mask *m);
 
 int vm_create(void);
 void vm_put(struct skvm_vm *vm);

@@ -10,7 +10,8 @@
 
 int vcpu_create(struct skvm_vm *vm, unsigned long id)
 {
-  if (id >= SKVM_MAX_VCPU_ID) return -EINVAL;
+  uint32_t max_id = __atomic_load_n(&vm->max_vcpu_ids, __ATOMIC_RELAXED);
+  if (id >= (max_id ? max_id : SKVM_MAX_VCPU_ID)) return -EINVAL;
   struct skvm_vcpu *v = calloc(1, sizeof(*v));
   if (!v) return -ENOMEM;
   int ret = -ENOMEM;
@@ -29,6 +30,8 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->cpu.memmap_slot = &vm->memmap;
   v->cpu.memmap_gen_slot = &vm->memmap_gen;
   v->cpu.memmap_gen = (unsigned)-1;   /* forces a map load on the first KVM_RUN */
+  v->cpu.vcpu_ops = &skvm_vcpu_ops;
+  v->cpu.vcpu_opaque = v;
 
   pthread_mutex_lock(&vm->lock);
   ret = 0;
@@ -89,6 +92,8 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
   v->has_run = true;
   v->run->flags = 0;
   x86_complete_exit(cpu);
+  cpu->user_msr_exits = __atomic_load_n(&v->vm->user_msr_exits, __ATOMIC_RELAXED);
+  vcpu_signals_enter(v);
   int r;
   for (;;) {
     /* in-kernel LAPIC: INIT/SIPI first; an AP waits here for its SIPI */
@@ -101,6 +106,7 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
     if (r != 1) break;   /* 1: an INIT arrived while running */
   }
   __atomic_store_n(&v->running, false, __ATOMIC_SEQ_CST);
+  vcpu_signals_leave(v);
   memslot_reclaim(v->vm);
   return r < 0 ? -EINTR : 0;
 }
@@ -311,6 +317,7 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
     else ((struct kvm_mp_state *)arg)->mp_state = KVM_MP_STATE_RUNNABLE;
     break;
   case KVM_SET_MP_STATE: r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : set_mp_state(c, arg); break;
+  case KVM_SET_SIGNAL_MASK: r = vcpu_set_signal_mask(v, arg); break;
   case KVM_GET_LAPIC:
   case KVM_SET_LAPIC:
     r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : -EINVAL;   /* no in-kernel LAPIC: EINVAL */

@@ -13,6 +13,7 @@ int vm_create(void)
   vm->slots = calloc(SKVM_USER_MEM_SLOTS, sizeof(*vm->slots));
   if (!vm->slots) goto err_vm;
   pthread_mutex_init(&vm->lock, NULL);
+  pthread_rwlock_init(&vm->msr_filter_lock, NULL);
   vm->refs = 1;
   int fd = eventfd(0, EFD_CLOEXEC);
   if (fd < 0) goto err_slots;
@@ -35,10 +36,35 @@ void vm_put(struct skvm_vm *vm)
   pthread_mutex_unlock(&vm->lock);
   if (refs) return;
   irqchip_destroy(vm);
+  msr_filter_destroy(vm);
+  pthread_rwlock_destroy(&vm->msr_filter_lock);
   memslot_free_all(vm);
   free(vm->slots);
   pthread_mutex_destroy(&vm->lock);
   free(vm);
+}
+
+/* KVM_ENABLE_CAP on the VM (kvm_vm_ioctl_enable_cap and its generic part) */
+static long enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap)
+{
+  long r = -EINVAL;
+  if (cap->flags) return -EINVAL;
+  switch (cap->cap) {
+  case KVM_CAP_X86_USER_SPACE_MSR:
+    if (cap->args[0] & ~(uint64_t)(KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN |
+                                   KVM_MSR_EXIT_REASON_FILTER))
+      return -EINVAL;
+    __atomic_store_n(&vm->user_msr_exits, (uint8_t)cap->args[0], __ATOMIC_RELAXED);
+    return 0;
+  case KVM_CAP_MAX_VCPU_ID:
+    if (cap->args[0] > SKVM_MAX_VCPU_ID) return -EINVAL;
+    pthread_mutex_lock(&vm->lock);
+    if (vm->max_vcpu_ids == cap->args[0]) r = 0;
+    else if (!vm->max_vcpu_ids) vm->max_vcpu_ids = (uint32_t)cap->args[0], r = 0;
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+  }
+  return r;
 }
 
 long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
@@ -52,6 +78,16 @@ long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
     return dirty_log_get(vm, arg);
   case KVM_CHECK_EXTENSION:
     return check_extension(vm, (long)arg);
+  case KVM_ENABLE_CAP:
+    return enable_cap(vm, arg);
+  case KVM_X86_SET_MSR_FILTER:
+    return msr_filter_set(vm, arg);
+  case KVM_SET_NR_MMU_PAGES:
+    if ((unsigned long)arg < 64) return -EINVAL;   /* KVM_MIN_ALLOC_MMU_PAGES */
+    vm->nr_mmu_pages = (unsigned long)arg;
+    return 0;
+  case KVM_GET_NR_MMU_PAGES:
+    return (long)vm->nr_mmu_pages;
   case KVM_SET_TSS_ADDR:   /* VMX real-mode helpers: nothing to do for a software CPU */
     vm->tss_addr = (unsigned long)arg;
     return 0;

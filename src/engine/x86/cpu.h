@@ -80,7 +80,7 @@ struct tlb_entry {
 };
 #define TLB_SIZE 256
 
-enum { PEND_NONE, PEND_IO_IN, PEND_MMIO_READ, PEND_OUT };
+enum { PEND_NONE, PEND_IO_IN, PEND_MMIO_READ, PEND_OUT, PEND_MSR };
 
 /* The in-kernel interrupt controller's hooks (libsoftkvm's irqchip), NULL without one. The engine
  * knows nothing of LAPICs: it offers port and MMIO accesses and some MSRs to the hooks before
@@ -102,6 +102,26 @@ struct x86_irq_ops {
   void (*set_cr8)(void *o, uint64_t v);
 };
 #define X86_MSR_UNHANDLED 1
+/* x86_msr_get/set failures: a value or access the MSR refuses, an index nobody implements, or
+ * (RDMSR/WRMSR only) an index the VM's MSR filter denies. Each is #GP unless userspace asked
+ * for that kind of exit (KVM_CAP_X86_USER_SPACE_MSR). */
+#define X86_MSR_INVALID (-1)
+#define X86_MSR_UNKNOWN (-2)
+#define X86_MSR_FILTERED (-3)
+
+/* libsoftkvm's per-vCPU hooks beyond the irqchip; NULL: none. */
+struct x86_vcpu_ops {
+  /* MSRs libsoftkvm serves itself (KVM paravirt, Hyper-V): X86_MSR_UNHANDLED (not theirs), 0,
+   * or an X86_MSR_* failure */
+  int (*msr_get)(void *o, uint32_t index, uint64_t *val);
+  int (*msr_set)(void *o, uint32_t index, uint64_t val, bool host);
+  /* true: KVM_X86_SET_MSR_FILTER denies this guest RDMSR (write=false) or WRMSR */
+  bool (*msr_denied)(void *o, uint32_t index, bool write);
+  /* called every X86_POLL_STEPS instructions: true ends x86_run with KVM_EXIT_INTR and -1
+   * (a signal KVM_RUN must return EINTR for, immediate_exit set by another thread) */
+  bool (*poll)(void *o);
+};
+#define X86_POLL_STEPS 4096
 
 /* cpu->events bits, set by any thread (atomically); the run loop checks the word once per
  * instruction. */
@@ -125,6 +145,7 @@ struct x86_cpu {
 
   /* MSRs */
   uint64_t star, lstar, cstar, sfmask, kernel_gs_base, tsc_aux;
+  uint64_t power_ctl;
   uint64_t sysenter_cs, sysenter_esp, sysenter_eip, pat, misc_enable;
   uint64_t mtrr_def_type, mtrr_fixed[11], mtrr_var[16];   /* MTRRs: storage only, as KVM */
   int64_t tsc_offset;
@@ -145,6 +166,9 @@ struct x86_cpu {
   uint32_t events;            /* X86_EV_*, atomic */
   const struct x86_irq_ops *irq_ops;
   void *irq_opaque;
+  const struct x86_vcpu_ops *vcpu_ops;
+  void *vcpu_opaque;
+  uint8_t user_msr_exits;     /* KVM_MSR_EXIT_REASON_* that exit to userspace instead of #GP */
 
   /* exception being raised (longjmp payload) */
   int exc_vector;
@@ -159,6 +183,7 @@ struct x86_cpu {
   uint8_t pending_completion; /* PEND_*: the last exit completes on the next KVM_RUN */
   uint64_t out_skip_rip, out_next_rip;  /* OUT: RIP moves past it on re-entry */
   bool io_in_done;            /* KVM_EXIT_IO IN data is in the run page, re-executing */
+  bool msr_done;              /* KVM_EXIT_X86_RDMSR/WRMSR answered in run->msr, re-executing */
   struct { uint64_t gpa; uint32_t len; uint8_t data[8]; } mmio_done[4];
   int n_mmio_done;            /* completed MMIO reads the re-executed instruction consumes */
   jmp_buf jb;
@@ -194,7 +219,7 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit);
 /* Called by KVM_RUN before x86_run: completes the exit userspace just handled. */
 void x86_complete_exit(struct x86_cpu *cpu);
 
-/* MSR access for KVM_GET/SET_MSRS and RDMSR/WRMSR. Return 0 or -1 (unknown/invalid). */
+/* MSR access for KVM_GET/SET_MSRS and RDMSR/WRMSR. Return 0, X86_MSR_INVALID or X86_MSR_UNKNOWN. */
 int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val);
 int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host);
 extern const uint32_t x86_msr_list[];

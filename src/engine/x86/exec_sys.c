@@ -1,4 +1,6 @@
 /* System instructions: descriptor tables, control/debug registers, MSRs, CPUID, TSC, TLB. */
+#include <string.h>
+
 #include "exec.h"
 
 static void load_dtable(struct x86_cpu *cpu, const struct x86_insn *in, struct x86_dtable *t)
@@ -134,11 +136,49 @@ HANDLER(mov_cr)
   }
 }
 
+/* A failed RDMSR/WRMSR: #GP, or a KVM_EXIT_X86_RDMSR/WRMSR when userspace asked for this kind
+ * of failure (KVM_CAP_X86_USER_SPACE_MSR); the instruction then re-executes with its answer. */
+static void msr_failed(struct x86_cpu *cpu, uint32_t exit_reason, uint32_t index, int r, uint64_t data)
+{
+  uint8_t reason = r == X86_MSR_FILTERED  ? KVM_MSR_EXIT_REASON_FILTER
+                   : r == X86_MSR_UNKNOWN ? KVM_MSR_EXIT_REASON_UNKNOWN
+                                          : KVM_MSR_EXIT_REASON_INVAL;
+  if (!(cpu->user_msr_exits & reason)) RAISE_ERR(cpu, EXC_GP, 0);
+  struct kvm_run *run = cpu->run;
+  run->exit_reason = exit_reason;
+  memset(&run->msr, 0, sizeof(run->msr));
+  run->msr.reason = reason;
+  run->msr.index = index;
+  run->msr.data = data;
+  cpu->pending_completion = PEND_MSR;
+  longjmp(cpu->jb, JMP_EXIT);
+}
+
+static int msr_guest_get(struct x86_cpu *cpu, uint32_t index, uint64_t *v)
+{
+  if (cpu->vcpu_ops && cpu->vcpu_ops->msr_denied(cpu->vcpu_opaque, index, false)) return X86_MSR_FILTERED;
+  return x86_msr_get(cpu, index, v);
+}
+
+static int msr_guest_set(struct x86_cpu *cpu, uint32_t index, uint64_t v)
+{
+  if (cpu->vcpu_ops && cpu->vcpu_ops->msr_denied(cpu->vcpu_opaque, index, true)) return X86_MSR_FILTERED;
+  return x86_msr_set(cpu, index, v, false);
+}
+
 HANDLER(rdmsr)
 {
   require_cpl0(cpu);
+  uint32_t index = (uint32_t)cpu->gpr[R_CX];
   uint64_t v;
-  if (x86_msr_get(cpu, (uint32_t)cpu->gpr[R_CX], &v)) RAISE_ERR(cpu, EXC_GP, 0);
+  if (cpu->msr_done) {   /* userspace answered the exit */
+    cpu->msr_done = false;
+    if (cpu->run->msr.error) RAISE_ERR(cpu, EXC_GP, 0);
+    v = cpu->run->msr.data;
+  } else {
+    int r = msr_guest_get(cpu, index, &v);
+    if (r) msr_failed(cpu, KVM_EXIT_X86_RDMSR, index, r, 0);
+  }
   reg_write(cpu, R_AX, 4, v);
   reg_write(cpu, R_DX, 4, v >> 32);
 }
@@ -146,8 +186,15 @@ HANDLER(rdmsr)
 HANDLER(wrmsr)
 {
   require_cpl0(cpu);
+  uint32_t index = (uint32_t)cpu->gpr[R_CX];
   uint64_t v = (uint32_t)cpu->gpr[R_AX] | (cpu->gpr[R_DX] << 32);
-  if (x86_msr_set(cpu, (uint32_t)cpu->gpr[R_CX], v, false)) RAISE_ERR(cpu, EXC_GP, 0);
+  if (cpu->msr_done) {
+    cpu->msr_done = false;
+    if (cpu->run->msr.error) RAISE_ERR(cpu, EXC_GP, 0);
+    return;
+  }
+  int r = msr_guest_set(cpu, index, v);
+  if (r) msr_failed(cpu, KVM_EXIT_X86_WRMSR, index, r, v);
 }
 
 HANDLER(cpuid)

@@ -16,6 +16,7 @@
 #define MSR_IA32_UCODE_REV 0x8b
 #define MSR_IA32_ARCH_CAPABILITIES 0x10a
 #define MSR_IA32_TSC_ADJUST 0x3b
+#define MSR_IA32_POWER_CTL 0x1fc   /* KVM keeps whatever the guest writes */
 /* A software CPU has none of the speculative-execution and stale-data flaws: RDCL_NO,
  * SKIP_VMENTRY_L1DFLUSH, SSB_NO, MDS_NO, PSCHANGE_MC_NO, TAA_NO, SBDR_SSDP_NO, FBSDP_NO,
  * PSDP_NO, BHI_NO, PBRSB_NO, GDS_NO, RFDS_NO (so Linux skips PTI, VERW buffer clearing, ...). */
@@ -41,7 +42,7 @@ const uint32_t x86_msr_list[] = {
   MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
   MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_STAR, MSR_LSTAR,
   MSR_CSTAR, MSR_SYSCALL_MASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
-  MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_TSC_ADJUST,
+  MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_TSC_ADJUST, MSR_IA32_POWER_CTL,
 };
 const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
 
@@ -94,6 +95,10 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
     int r = cpu->irq_ops->msr_get(cpu->irq_opaque, index, val);
     if (r != X86_MSR_UNHANDLED) return r;
   }
+  if (cpu->vcpu_ops) {   /* KVM paravirt, Hyper-V: libsoftkvm's */
+    int r = cpu->vcpu_ops->msr_get(cpu->vcpu_opaque, index, val);
+    if (r != X86_MSR_UNHANDLED) return r;
+  }
   int fixed = mtrr_fixed_index(index);
   if (fixed >= 0) {
     *val = cpu->mtrr_fixed[fixed];
@@ -127,9 +132,10 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
   case MSR_GS_BASE: *val = cpu->seg[S_GS].base; return 0;
   case MSR_KERNEL_GS_BASE: *val = cpu->kernel_gs_base; return 0;
   case MSR_TSC_AUX: *val = cpu->tsc_aux; return 0;
+  case MSR_IA32_POWER_CTL: *val = cpu->power_ctl; return 0;
   case MSR_IA32_TSC_DEADLINE: *val = 0; return 0;   /* no in-kernel LAPIC: reads 0, as KVM */
   }
-  return -1;
+  return X86_MSR_UNKNOWN;
 }
 
 static bool pat_valid(uint64_t v)
@@ -145,6 +151,10 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
 {
   if (cpu->irq_ops) {
     int r = cpu->irq_ops->msr_set(cpu->irq_opaque, index, val, host);
+    if (r != X86_MSR_UNHANDLED) return r;
+  }
+  if (cpu->vcpu_ops) {
+    int r = cpu->vcpu_ops->msr_set(cpu->vcpu_opaque, index, val, host);
     if (r != X86_MSR_UNHANDLED) return r;
   }
   int fixed = mtrr_fixed_index(index);
@@ -218,6 +228,7 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     cpu->tsc_aux = val;
     return 0;
   case MSR_IA32_TSC_DEADLINE: return 0;   /* ignored without an in-kernel LAPIC */
+  case MSR_IA32_POWER_CTL: cpu->power_ctl = val; return 0;
   }
-  return -1;
+  return X86_MSR_UNKNOWN;
 }

@@ -119,6 +119,8 @@ void x86_complete_exit(struct x86_cpu *cpu)
   struct kvm_run *run = cpu->run;
   if (cpu->pending_completion == PEND_IO_IN) {
     cpu->io_in_done = true;
+  } else if (cpu->pending_completion == PEND_MSR) {
+    cpu->msr_done = true;
   } else if (cpu->pending_completion == PEND_MMIO_READ && cpu->n_mmio_done < 4) {
     int i = cpu->n_mmio_done++;
     cpu->mmio_done[i].gpa = run->mmio.phys_addr;
@@ -132,7 +134,8 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
   struct kvm_run *run = cpu->run;
   volatile int ret = 0;
   volatile bool completing = cpu->pending_completion == PEND_IO_IN ||
-                            cpu->pending_completion == PEND_MMIO_READ;
+                            cpu->pending_completion == PEND_MMIO_READ ||
+                            cpu->pending_completion == PEND_MSR;
 
   if (cpu->pending_completion == PEND_OUT && cpu->rip == cpu->out_skip_rip)
     cpu->rip = cpu->out_next_rip;
@@ -170,6 +173,7 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
     escalate(cpu);
     cpu->n_mmio_done = 0;
     cpu->io_in_done = false;
+    cpu->msr_done = false;
     deliver_event(cpu, cpu->exc_vector, cpu->exc_error, cpu->exc_has_error, false, cpu->rip);
     if (cpu->exit_now) goto out;
     break;
@@ -179,6 +183,7 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
 
   /* userspace sets request_interrupt_window before KVM_RUN; KVM reads it at entry too */
   const bool want_window = run->request_interrupt_window;
+  unsigned poll_left = X86_POLL_STEPS;
   for (;;) {
     refresh_memmap(cpu);
     uint32_t ev = __atomic_load_n(&cpu->events, __ATOMIC_ACQUIRE);
@@ -189,6 +194,14 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
     }
     step(cpu);
     if (cpu->exit_now) break;
+    if (__builtin_expect(--poll_left == 0, 0)) {
+      poll_left = X86_POLL_STEPS;
+      if (cpu->vcpu_ops && cpu->vcpu_ops->poll(cpu->vcpu_opaque)) {
+        run->exit_reason = KVM_EXIT_INTR;
+        ret = -1;
+        break;
+      }
+    }
   }
 out:
   if (cpu->exit_ret) ret = cpu->exit_ret;

@@ -19,9 +19,12 @@ static void wait_a_while(struct skvm_lapic *l)
   pthread_cond_timedwait(&l->wake, &l->chip->lock, &ts);
 }
 
+/* userspace wants the vCPU back: immediate_exit, or a signal KVM_RUN must return EINTR for */
 static bool immediate_exit(const struct skvm_lapic *l)
 {
-  return __atomic_load_n(&l->cpu->run->immediate_exit, __ATOMIC_RELAXED);
+  const struct x86_cpu *c = l->cpu;
+  if (c->vcpu_ops) return c->vcpu_ops->poll(c->vcpu_opaque);
+  return __atomic_load_n(&c->run->immediate_exit, __ATOMIC_RELAXED);
 }
 
 /* ---- engine hooks (opaque: the vCPU's struct skvm_lapic) ---- */

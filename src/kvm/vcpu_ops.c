@@ -1,0 +1,95 @@
+/* The engine's per-vCPU hooks (struct x86_vcpu_ops): MSRs served here, the VM's MSR filter, and
+ * the poll that lets KVM_RUN return EINTR for a signal, as a real vCPU thread does. */
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+
+#include "internal.h"
+
+static int ops_msr_get(void *o, uint32_t index, uint64_t *val)
+{
+  (void)o, (void)index, (void)val;
+  return X86_MSR_UNHANDLED;
+}
+
+static int ops_msr_set(void *o, uint32_t index, uint64_t val, bool host)
+{
+  (void)o, (void)index, (void)val, (void)host;
+  return X86_MSR_UNHANDLED;
+}
+
+static bool ops_msr_denied(void *o, uint32_t index, bool write)
+{
+  struct skvm_vcpu *v = o;
+  return msr_filter_denies(v->vm, index, write);
+}
+
+/* A signal the KVM_RUN mask lets through is pending: it is delivered when KVM_RUN returns. */
+static bool signal_pending(struct skvm_vcpu *v)
+{
+  sigset_t pending;
+  if (!v->watching || sigpending(&pending)) return false;
+  for (int s = 1; s < NSIG; s++)
+    if (sigismember(&v->sig_watch, s) && sigismember(&pending, s)) return true;
+  return false;
+}
+
+static bool ops_poll(void *o)
+{
+  struct skvm_vcpu *v = o;
+  return __atomic_load_n(&v->run->immediate_exit, __ATOMIC_RELAXED) || signal_pending(v);
+}
+
+const struct x86_vcpu_ops skvm_vcpu_ops = {
+  .msr_get = ops_msr_get, .msr_set = ops_msr_set, .msr_denied = ops_msr_denied, .poll = ops_poll,
+};
+
+/* Signals that must never be held back: faults are synchronous, KILL/STOP can't be blocked. */
+static bool signal_synchronous(int s)
+{
+  return s == SIGSEGV || s == SIGBUS || s == SIGILL || s == SIGFPE || s == SIGTRAP || s == SIGKILL ||
+         s == SIGSTOP;
+}
+
+/* KVM_RUN's signal window. KVM runs the guest with the KVM_SET_SIGNAL_MASK mask (or the thread's)
+ * and returns EINTR when a signal arrives. The engine runs on this thread, so the signals that
+ * mask lets through are blocked while it runs and polled (sigpending) instead; when KVM_RUN
+ * returns, the run mask is applied for a moment so they reach their handlers. */
+void vcpu_signals_enter(struct skvm_vcpu *v)
+{
+  sigset_t block;
+  pthread_sigmask(SIG_BLOCK, NULL, &v->sig_saved);
+  v->sig_run = v->has_sigmask ? v->sigmask : v->sig_saved;
+  sigemptyset(&v->sig_watch);
+  block = v->sig_saved;
+  for (int s = 1; s < NSIG; s++) {
+    if (sigismember(&v->sig_run, s) || signal_synchronous(s)) continue;
+    sigaddset(&v->sig_watch, s);
+    sigaddset(&block, s);
+  }
+  pthread_sigmask(SIG_SETMASK, &block, NULL);
+  v->watching = true;
+}
+
+void vcpu_signals_leave(struct skvm_vcpu *v)
+{
+  v->watching = false;
+  pthread_sigmask(SIG_SETMASK, &v->sig_run, NULL);   /* pending ones are delivered here */
+  pthread_sigmask(SIG_SETMASK, &v->sig_saved, NULL);
+}
+
+long vcpu_set_signal_mask(struct skvm_vcpu *v, const struct kvm_signal_mask *m)
+{
+  if (!m) {
+    v->has_sigmask = false;
+    return 0;
+  }
+  if (m->len != 8) return -EINVAL;   /* the kernel's sigset_t: 64 bits */
+  sigemptyset(&v->sigmask);
+  uint64_t bits;
+  memcpy(&bits, m->sigset, 8);
+  for (int s = 1; s <= 64 && s < NSIG; s++)
+    if (bits & (1ULL << (s - 1))) sigaddset(&v->sigmask, s);
+  v->has_sigmask = true;
+  return 0;
+}

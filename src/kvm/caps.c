@@ -27,6 +27,13 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_TSC_DEADLINE_TIMER:
   case KVM_CAP_X86_MSR_FILTER:
     return 1;
+  case KVM_CAP_VCPU_EVENTS:
+  case KVM_CAP_DEBUGREGS:
+  case KVM_CAP_INTR_SHADOW:
+  case KVM_CAP_USER_NMI:
+    return 1;
+  case KVM_CAP_SYNC_REGS:
+    return KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
   case KVM_CAP_X86_USER_SPACE_MSR:
     return KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER;
   case KVM_CAP_NR_VCPUS: {

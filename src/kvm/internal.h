@@ -106,6 +106,20 @@ void vcpu_signals_enter(struct skvm_vcpu *v);
 void vcpu_signals_leave(struct skvm_vcpu *v);
 long vcpu_set_signal_mask(struct skvm_vcpu *v, const struct kvm_signal_mask *m);
 
+/* vcpu.c: register state (also for the sync-regs area) */
+void vcpu_get_regs(struct x86_cpu *c, struct kvm_regs *r);
+void vcpu_set_regs(struct x86_cpu *c, const struct kvm_regs *r);
+void vcpu_get_sregs(struct x86_cpu *c, struct kvm_sregs *s);
+long vcpu_set_sregs(struct x86_cpu *c, const struct kvm_sregs *s);
+/* vcpu_state.c */
+void vcpu_get_events(struct skvm_vcpu *v, struct kvm_vcpu_events *e);
+long vcpu_set_events(struct skvm_vcpu *v, const struct kvm_vcpu_events *e);
+void vcpu_nmi(struct skvm_vcpu *v);
+void vcpu_get_debugregs(struct skvm_vcpu *v, struct kvm_debugregs *d);
+long vcpu_set_debugregs(struct skvm_vcpu *v, const struct kvm_debugregs *d);
+long vcpu_sync_regs_in(struct skvm_vcpu *v);
+void vcpu_sync_regs_out(struct skvm_vcpu *v);
+
 int vm_create(void);
 void vm_put(struct skvm_vm *vm);
 int memslot_set(struct skvm_vm *vm, const struct kvm_userspace_memory_region *r);

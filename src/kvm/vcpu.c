@@ -91,6 +91,12 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
   __atomic_store_n(&v->running, true, __ATOMIC_SEQ_CST);
   v->has_run = true;
   v->run->flags = 0;
+  long sr = vcpu_sync_regs_in(v);
+  if (sr) {
+    vcpu_sync_regs_out(v);
+    __atomic_store_n(&v->running, false, __ATOMIC_SEQ_CST);
+    return sr;
+  }
   x86_complete_exit(cpu);
   cpu->user_msr_exits = __atomic_load_n(&v->vm->user_msr_exits, __ATOMIC_RELAXED);
   vcpu_signals_enter(v);
@@ -107,11 +113,12 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
   }
   __atomic_store_n(&v->running, false, __ATOMIC_SEQ_CST);
   vcpu_signals_leave(v);
+  vcpu_sync_regs_out(v);
   memslot_reclaim(v->vm);
   return r < 0 ? -EINTR : 0;
 }
 
-static void get_regs(struct x86_cpu *c, struct kvm_regs *r)
+void vcpu_get_regs(struct x86_cpu *c, struct kvm_regs *r)
 {
   r->rax = c->gpr[0], r->rcx = c->gpr[1], r->rdx = c->gpr[2], r->rbx = c->gpr[3];
   r->rsp = c->gpr[4], r->rbp = c->gpr[5], r->rsi = c->gpr[6], r->rdi = c->gpr[7];
@@ -121,7 +128,7 @@ static void get_regs(struct x86_cpu *c, struct kvm_regs *r)
   r->rflags = c->rflags;
 }
 
-static void set_regs(struct x86_cpu *c, const struct kvm_regs *r)
+void vcpu_set_regs(struct x86_cpu *c, const struct kvm_regs *r)
 {
   c->gpr[0] = r->rax, c->gpr[1] = r->rcx, c->gpr[2] = r->rdx, c->gpr[3] = r->rbx;
   c->gpr[4] = r->rsp, c->gpr[5] = r->rbp, c->gpr[6] = r->rsi, c->gpr[7] = r->rdi;
@@ -133,7 +140,7 @@ static void set_regs(struct x86_cpu *c, const struct kvm_regs *r)
   x86_cpu_update_mode(c);   /* RFLAGS.VM affects the mode */
 }
 
-static void get_sregs(struct x86_cpu *c, struct kvm_sregs *s)
+void vcpu_get_sregs(struct x86_cpu *c, struct kvm_sregs *s)
 {
   struct kvm_segment *segs[6] = { &s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs };
   memset(s, 0, sizeof(*s));
@@ -151,8 +158,7 @@ static void get_sregs(struct x86_cpu *c, struct kvm_sregs *s)
 }
 
 /* kvm_is_valid_sregs + kvm_is_valid_cr0/cr4 */
-#define CR4_VALID 0x406ffULL   /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT OSXSAVE */
-static bool valid_sregs(const struct kvm_sregs *s)
+static bool valid_sregs(struct x86_cpu *c, const struct kvm_sregs *s)
 {
   if ((s->efer & EFER_LME) && (s->cr0 & CR0_PG)) {
     if (!(s->cr4 & CR4_PAE) || !(s->efer & EFER_LMA)) return false;
@@ -160,7 +166,7 @@ static bool valid_sregs(const struct kvm_sregs *s)
   } else if ((s->efer & EFER_LMA) || s->cs.l) {
     return false;
   }
-  if (s->cr4 & ~CR4_VALID) return false;
+  if (s->cr4 & ~x86_cr4_allowed(c)) return false;
   if (s->cr0 >> 32) return false;
   if ((s->cr0 & CR0_PG) && !(s->cr0 & CR0_PE)) return false;
   if ((s->cr0 & CR0_NW) && !(s->cr0 & CR0_CD)) return false;
@@ -168,15 +174,10 @@ static bool valid_sregs(const struct kvm_sregs *s)
   return true;
 }
 
-static long set_sregs(struct x86_cpu *c, const struct kvm_sregs *s)
+long vcpu_set_sregs(struct x86_cpu *c, const struct kvm_sregs *s)
 {
   const struct kvm_segment *segs[6] = { &s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs };
-  if (!valid_sregs(s)) return -EINVAL;
-  if (s->cr4 & CR4_OSXSAVE) {   /* __cr4_reserved_bits: OSXSAVE needs XSAVE in the guest's CPUID */
-    uint32_t r[4];
-    x86_cpuid(c, 1, 0, r);
-    if (!(r[2] & (1u << 26))) return -EINVAL;
-  }
+  if (!valid_sregs(c, s)) return -EINVAL;
   if (x86_msr_set(c, 0x1b, s->apic_base, true)) return -EINVAL;   /* kvm_set_apic_base */
   for (int i = 0; i < 6; i++) x86_seg_from_kvm(&c->seg[i], segs[i]);
   x86_seg_from_kvm(&c->tr, &s->tr);
@@ -291,10 +292,10 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   pthread_mutex_lock(&v->lock);
   switch (req) {
   case KVM_RUN: r = vcpu_run(v, arg); break;
-  case KVM_GET_REGS: get_regs(c, arg); break;
-  case KVM_SET_REGS: set_regs(c, arg); break;
-  case KVM_GET_SREGS: get_sregs(c, arg); break;
-  case KVM_SET_SREGS: r = set_sregs(c, arg); break;
+  case KVM_GET_REGS: vcpu_get_regs(c, arg); break;
+  case KVM_SET_REGS: vcpu_set_regs(c, arg); break;
+  case KVM_GET_SREGS: vcpu_get_sregs(c, arg); break;
+  case KVM_SET_SREGS: r = vcpu_set_sregs(c, arg); break;
   case KVM_GET_MSRS: r = msrs_io(c, arg, false); break;
   case KVM_SET_MSRS: r = msrs_io(c, arg, true); break;
   case KVM_SET_CPUID2: r = set_cpuid2(v, arg); break;
@@ -318,6 +319,11 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
     break;
   case KVM_SET_MP_STATE: r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : set_mp_state(c, arg); break;
   case KVM_SET_SIGNAL_MASK: r = vcpu_set_signal_mask(v, arg); break;
+  case KVM_GET_VCPU_EVENTS: vcpu_get_events(v, arg); break;
+  case KVM_SET_VCPU_EVENTS: r = vcpu_set_events(v, arg); break;
+  case KVM_GET_DEBUGREGS: vcpu_get_debugregs(v, arg); break;
+  case KVM_SET_DEBUGREGS: r = vcpu_set_debugregs(v, arg); break;
+  case KVM_NMI: vcpu_nmi(v); break;
   case KVM_GET_LAPIC:
   case KVM_SET_LAPIC:
     r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : -EINVAL;   /* no in-kernel LAPIC: EINVAL */

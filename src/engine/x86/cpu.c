@@ -54,6 +54,7 @@ void x86_cpu_reset(struct x86_cpu *cpu)
   cpu->fpu.mxcsr = 0x1f80;
   cpu->xcr0 = 1;   /* x87 */
   cpu->pending_irq = -1;
+  cpu->inject_exc = -1;
   cpu->shadow = cpu->halted = false;
   cpu->delivering = -1;
   cpu->pending_completion = 0;

@@ -123,6 +123,10 @@ struct x86_vcpu_ops {
 };
 #define X86_POLL_STEPS 4096
 
+/* cpu->shadow: which instruction opened the interrupt shadow (KVM_X86_SHADOW_INT_*) */
+#define X86_SHADOW_MOV_SS 1
+#define X86_SHADOW_STI 2
+
 /* cpu->events bits, set by any thread (atomically); the run loop checks the word once per
  * instruction. */
 #define X86_EV_INTR 1u   /* an interrupt may be deliverable: call ack() when IF allows */
@@ -160,7 +164,10 @@ struct x86_cpu {
 
   /* interrupts */
   int pending_irq;            /* from KVM_INTERRUPT, -1 if none */
-  bool shadow;                /* STI / MOV SS interrupt shadow for the next instruction */
+  uint8_t shadow;             /* interrupt shadow for the next instruction: X86_SHADOW_* or 0 */
+  int16_t inject_exc;         /* exception KVM_SET_VCPU_EVENTS queued for the next entry, or -1 */
+  bool inject_exc_has_error;
+  uint32_t inject_exc_error;
   bool halted;
   bool nmi_blocked;           /* in an NMI handler, until IRET */
   uint32_t events;            /* X86_EV_*, atomic */
@@ -218,6 +225,9 @@ void x86_tlb_flush(struct x86_cpu *cpu);
 int x86_run(struct x86_cpu *cpu, bool immediate_exit);
 /* Called by KVM_RUN before x86_run: completes the exit userspace just handled. */
 void x86_complete_exit(struct x86_cpu *cpu);
+
+/* CR4 bits a guest may set: implemented and in its CPUID (MOV CR4 and KVM_SET_SREGS check this) */
+uint64_t x86_cr4_allowed(struct x86_cpu *cpu);
 
 /* MSR access for KVM_GET/SET_MSRS and RDMSR/WRMSR. Return 0, X86_MSR_INVALID or X86_MSR_UNKNOWN. */
 int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val);

@@ -224,7 +224,7 @@ HANDLER(cli) { check_iopl(cpu); cpu->rflags &= ~(uint64_t)F_IF; }
 HANDLER(sti)
 {
   check_iopl(cpu);
-  if (!(cpu->rflags & F_IF)) cpu->shadow = true;   /* interrupts wait one more instruction */
+  if (!(cpu->rflags & F_IF)) cpu->shadow = X86_SHADOW_STI;   /* interrupts wait one more instruction */
   cpu->rflags |= F_IF;
 }
 HANDLER(cld) { cpu->rflags &= ~(uint64_t)F_DF; }

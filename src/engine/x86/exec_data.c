@@ -9,7 +9,7 @@ HANDLER(mov)
     return;
   }
   op_write(cpu, in, 0, op_read(cpu, in, 1));
-  if (d->kind == OP_SEG && d->reg == S_SS) cpu->shadow = true;
+  if (d->kind == OP_SEG && d->reg == S_SS) cpu->shadow = X86_SHADOW_MOV_SS;
 }
 
 HANDLER(movzx) { op_write(cpu, in, 0, op_read(cpu, in, 1)); }
@@ -69,7 +69,7 @@ HANDLER(pop)
     if (in->op[0].kind == OP_REG && in->op[0].reg == R_SP) return;
   }
   cpu->gpr[R_SP] = new_sp;
-  if (in->op[0].kind == OP_SEG && in->op[0].reg == S_SS) cpu->shadow = true;
+  if (in->op[0].kind == OP_SEG && in->op[0].reg == S_SS) cpu->shadow = X86_SHADOW_MOV_SS;
 }
 
 static uint64_t popf_mask(struct x86_cpu *cpu)

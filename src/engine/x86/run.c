@@ -154,6 +154,11 @@ int x86_run(struct x86_cpu *cpu, bool immediate_exit)
       ret = -1;
       goto out;
     }
+    if (cpu->inject_exc >= 0) {    /* KVM_SET_VCPU_EVENTS: an exception to inject */
+      int v = cpu->inject_exc;
+      cpu->inject_exc = -1;
+      deliver_event(cpu, v, cpu->inject_exc_error, cpu->inject_exc_has_error, false, cpu->rip);
+    }
     if (cpu->pending_irq >= 0) {   /* KVM_INTERRUPT: injected at entry, as KVM does */
       int v = cpu->pending_irq;
       cpu->pending_irq = -1;

@@ -229,6 +229,32 @@ uint64_t get_cr(struct x86_cpu *cpu, int n)
 
 #define CR4_SUPPORTED (CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE | 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100)
 
+/* The CR4 bits the engine implements, less the feature bits the guest's CPUID lacks (KVM's
+ * __cr4_reserved_bits; before KVM_SET_CPUID2 the supported CPUID stands in for the guest's). */
+uint64_t x86_cr4_allowed(struct x86_cpu *cpu)
+{
+  static const struct { uint64_t cr4; uint8_t leaf, reg, bit; } needs[] = {
+    { CR4_OSXSAVE, 1, 2, 26 },     /* XSAVE */
+    { 1u << 17, 1, 2, 17 },        /* PCIDE: PCID */
+    { 1u << 13, 1, 2, 5 },         /* VMXE: VMX */
+    { 1u << 16, 7, 1, 0 },         /* FSGSBASE */
+    { CR4_SMEP, 7, 1, 7 },         /* SMEP */
+    { 1u << 21, 7, 1, 20 },        /* SMAP */
+    { 1u << 11, 7, 2, 2 },         /* UMIP */
+    { 1u << 12, 7, 2, 16 },        /* LA57 */
+    { 1u << 22, 7, 2, 3 },         /* PKE: PKU */
+  };
+  uint32_t l1[4], l7[4];
+  x86_cpuid(cpu, 1, 0, l1);
+  x86_cpuid(cpu, 7, 0, l7);
+  uint64_t ok = CR4_SUPPORTED;
+  for (size_t i = 0; i < sizeof(needs) / sizeof(needs[0]); i++) {
+    const uint32_t *r = needs[i].leaf == 1 ? l1 : l7;
+    if (!((r[needs[i].reg] >> needs[i].bit) & 1)) ok &= ~needs[i].cr4;
+  }
+  return ok;
+}
+
 void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
 {
   switch (n) {
@@ -257,12 +283,7 @@ void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
     x86_tlb_flush(cpu);
     return;
   case 4:
-    if (v & ~(uint64_t)CR4_SUPPORTED) RAISE_ERR(cpu, EXC_GP, 0);
-    if (v & CR4_OSXSAVE) {   /* reserved unless the guest's CPUID has XSAVE (KVM's cr4 checks) */
-      uint32_t r[4];
-      x86_cpuid(cpu, 1, 0, r);
-      if (!(r[2] & (1u << 26))) RAISE_ERR(cpu, EXC_GP, 0);
-    }
+    if (v & ~x86_cr4_allowed(cpu)) RAISE_ERR(cpu, EXC_GP, 0);
     if ((cpu->efer & EFER_LMA) && !(v & CR4_PAE)) RAISE_ERR(cpu, EXC_GP, 0);
     cpu->cr4 = v;
     x86_tlb_flush(cpu);

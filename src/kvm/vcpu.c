@@ -1,6 +1,7 @@
 /* The vCPU object and its ioctls (arch/x86/kvm/x86.c: kvm_arch_vcpu_ioctl and friends). */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -31,6 +32,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->cpu.memmap_gen_slot = &vm->memmap_gen;
   v->cpu.memmap_gen = (unsigned)-1;   /* forces a map load on the first KVM_RUN */
   v->cpu.vcpu_ops = &skvm_vcpu_ops;
+  v->cpu.trace = getenv("SOFTKVM_TRACE") != NULL;
   v->cpu.vcpu_opaque = v;
 
   pthread_mutex_lock(&vm->lock);
@@ -114,6 +116,9 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
   __atomic_store_n(&v->running, false, __ATOMIC_SEQ_CST);
   vcpu_signals_leave(v);
   vcpu_sync_regs_out(v);
+  if (cpu->trace)
+    fprintf(stderr, "softkvm: vcpu %d exit %u rip %#llx%s\n", v->id, v->run->exit_reason,
+            (unsigned long long)cpu->rip, r < 0 ? " (EINTR)" : "");
   memslot_reclaim(v->vm);
   return r < 0 ? -EINTR : 0;
 }

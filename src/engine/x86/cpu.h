@@ -176,6 +176,7 @@ struct x86_cpu {
   const struct x86_vcpu_ops *vcpu_ops;
   void *vcpu_opaque;
   uint8_t user_msr_exits;     /* KVM_MSR_EXIT_REASON_* that exit to userspace instead of #GP */
+  bool trace;                 /* log exceptions to stderr (SOFTKVM_TRACE, for debugging) */
 
   /* exception being raised (longjmp payload) */
   int exc_vector;

@@ -248,6 +248,11 @@ uint64_t x86_read_tsc(struct x86_cpu *cpu);
 
 /* ---- I/O ---- */
 uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size);
+/* The pieces of io_in for REP INS batches: the permission check and the in-kernel devices (true:
+ * handled, *v read), the exit to userspace for count elements, and where its data comes back. */
+bool io_in_kernel(struct x86_cpu *cpu, uint16_t port, int size, uint64_t *v);
+_Noreturn void io_in_exit(struct x86_cpu *cpu, uint16_t port, int size, uint32_t count);
+const uint8_t *io_in_data(struct x86_cpu *cpu);
 /* true when the OUT exits to userspace (false: the in-kernel irqchip took it) */
 bool io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v);
 

@@ -1,4 +1,6 @@
 /* Interrupt and exception delivery through the IVT (real mode) or the IDT (protected, long). */
+#include <stdio.h>
+
 #include "engine.h"
 
 static void deliver_real(struct x86_cpu *cpu, int vector, uint64_t ret_rip)
@@ -114,6 +116,9 @@ void deliver_event(struct x86_cpu *cpu, int vector, uint32_t error, bool has_err
 {
   cpu->delivering = soft ? -1 : vector;
   cpu->halted = false;
+  if (cpu->trace)
+    fprintf(stderr, "softkvm: event %d error %#x%s at %04x:%#llx\n", vector, error, soft ? " (soft)" : "",
+            cpu->seg[S_CS].sel, (unsigned long long)cpu->rip);
   if (!prot_mode(cpu)) deliver_real(cpu, vector, ret_rip);
   else deliver_prot(cpu, vector, error, has_error, soft, ret_rip);
   cpu->delivering = -1;

@@ -1,4 +1,6 @@
 /* Port I/O and string instructions (MOVS/STOS/LODS/CMPS/SCAS/INS/OUTS) with REP prefixes. */
+#include <string.h>
+
 #include "exec.h"
 
 #define REP_BATCH 4096        /* iterations per step, so long REPs stay interruptible */
@@ -74,6 +76,49 @@ static void string_step(struct x86_cpu *cpu, const struct x86_insn *in, enum str
   }
 }
 
+/* REP INS from userspace, batched as KVM's pio_in_emulated: one exit brings as many elements as
+ * fit in 1 KiB, before RDI leaves its page and RCX runs out; the re-executed instruction stores
+ * them (stopping early if userspace lowered RCX meanwhile) and goes on with the rest. */
+#define INS_BATCH_BYTES 1024
+
+static void rep_ins(struct x86_cpu *cpu, const struct x86_insn *in, int size)
+{
+  int as = in->addrsize;
+  uint16_t port = (uint16_t)cpu->gpr[R_DX];
+  if (cpu->io_in_done) {
+    cpu->io_in_done = false;
+    const uint8_t *data = io_in_data(cpu);
+    for (uint32_t i = 0; i < cpu->run->io.count; i++) {
+      uint64_t c = reg_read(cpu, R_CX, as), v = 0;
+      if (!c) return;
+      memcpy(&v, data + (size_t)i * (size_t)size, (size_t)size);
+      mem_write(cpu, S_ES, reg_read(cpu, R_DI, as), size, v);
+      advance(cpu, R_DI, as, size);
+      reg_write(cpu, R_CX, as, c - 1);
+    }
+    if (reg_read(cpu, R_CX, as)) cpu->next_rip = cpu->rip;   /* the rest at the next step */
+    return;
+  }
+  for (int n = 0; n < REP_BATCH; n++) {
+    uint64_t c = reg_read(cpu, R_CX, as), v;
+    if (!c) return;
+    uint64_t di = reg_read(cpu, R_DI, as);
+    seg_linear(cpu, S_ES, di, size, ACC_WRITE);
+    if (!io_in_kernel(cpu, port, size, &v)) {
+      uint64_t off = di & 0xfff;
+      uint64_t in_page = (cpu->rflags & F_DF) ? off : 0x1000 - off;
+      uint64_t fit = (uint64_t)(INS_BATCH_BYTES / size);
+      uint64_t count = in_page < fit ? in_page : fit;
+      if (count > c) count = c;
+      io_in_exit(cpu, port, size, count ? (uint32_t)count : 1);
+    }
+    mem_write(cpu, S_ES, di, size, v);
+    advance(cpu, R_DI, as, size);
+    reg_write(cpu, R_CX, as, c - 1);
+  }
+  if (reg_read(cpu, R_CX, as)) cpu->next_rip = cpu->rip;
+}
+
 static void string_op(struct x86_cpu *cpu, const struct x86_insn *in, enum str_kind k)
 {
   int as = in->addrsize, size = in->opsize;
@@ -81,6 +126,10 @@ static void string_op(struct x86_cpu *cpu, const struct x86_insn *in, enum str_k
   bool cond = k == STR_CMPS || k == STR_SCAS;
   if (!rep) {
     string_step(cpu, in, k, size);
+    return;
+  }
+  if (k == STR_INS) {
+    rep_ins(cpu, in, size);
     return;
   }
   for (int n = 0;; n++) {

@@ -23,19 +23,36 @@ static void io_fill(struct x86_cpu *cpu, uint16_t port, int size, uint8_t dir)
   run->io.data_offset = PIO_DATA_OFFSET;
 }
 
-uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size)
+bool io_in_kernel(struct x86_cpu *cpu, uint16_t port, int size, uint64_t *v)
 {
   io_check_permission(cpu);
+  *v = 0;
+  return cpu->irq_ops && cpu->irq_ops->pio(cpu->irq_opaque, port, v, size, false);
+}
+
+_Noreturn void io_in_exit(struct x86_cpu *cpu, uint16_t port, int size, uint32_t count)
+{
+  io_fill(cpu, port, size, KVM_EXIT_IO_IN);
+  cpu->run->io.count = count;
+  x86_exit_restart(cpu);
+}
+
+const uint8_t *io_in_data(struct x86_cpu *cpu)
+{
+  return (const uint8_t *)cpu->run + PIO_DATA_OFFSET;
+}
+
+uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size)
+{
+  uint64_t v = 0;
   if (cpu->io_in_done) {
-    uint64_t v = 0;
+    io_check_permission(cpu);
     cpu->io_in_done = false;
-    memcpy(&v, (uint8_t *)cpu->run + PIO_DATA_OFFSET, size);
+    memcpy(&v, io_in_data(cpu), size);
     return v;
   }
-  uint64_t v = 0;
-  if (cpu->irq_ops && cpu->irq_ops->pio(cpu->irq_opaque, port, &v, size, false)) return v;
-  io_fill(cpu, port, size, KVM_EXIT_IO_IN);
-  x86_exit_restart(cpu);
+  if (io_in_kernel(cpu, port, size, &v)) return v;
+  io_in_exit(cpu, port, size, 1);
 }
 
 bool io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v)

@@ -145,7 +145,7 @@ static void get_sregs(struct x86_cpu *c, struct kvm_sregs *s)
 }
 
 /* kvm_is_valid_sregs + kvm_is_valid_cr0/cr4 */
-#define CR4_VALID 0x406ffULL   /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT OSXSAVE */
+#define CR4_VALID 0x606ffULL   /* VME PVI TSD DE PSE PAE MCE PGE PCE OSFXSR OSXMMEXCPT PCIDE OSXSAVE */
 static bool valid_sregs(const struct kvm_sregs *s)
 {
   if ((s->efer & EFER_LME) && (s->cr0 & CR0_PG)) {
@@ -166,10 +166,11 @@ static long set_sregs(struct x86_cpu *c, const struct kvm_sregs *s)
 {
   const struct kvm_segment *segs[6] = { &s->es, &s->cs, &s->ss, &s->ds, &s->fs, &s->gs };
   if (!valid_sregs(s)) return -EINVAL;
-  if (s->cr4 & CR4_OSXSAVE) {   /* __cr4_reserved_bits: OSXSAVE needs XSAVE in the guest's CPUID */
+  if (s->cr4 & (CR4_OSXSAVE | CR4_PCIDE)) {   /* __cr4_reserved_bits: XSAVE, PCID in the guest's CPUID */
     uint32_t r[4];
     x86_cpuid(c, 1, 0, r);
-    if (!(r[2] & (1u << 26))) return -EINVAL;
+    if ((s->cr4 & CR4_OSXSAVE) && !(r[2] & (1u << 26))) return -EINVAL;
+    if ((s->cr4 & CR4_PCIDE) && !(r[2] & (1u << 17))) return -EINVAL;
   }
   if (x86_msr_set(c, 0x1b, s->apic_base, true)) return -EINVAL;   /* kvm_set_apic_base */
   for (int i = 0; i < 6; i++) x86_seg_from_kvm(&c->seg[i], segs[i]);

@@ -227,7 +227,16 @@ uint64_t get_cr(struct x86_cpu *cpu, int n)
   RAISE(cpu, EXC_UD);
 }
 
-#define CR4_SUPPORTED (CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE | 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100)
+#define CR4_SUPPORTED (CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE | CR4_PCIDE | \
+                       0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100)
+
+/* CPUID.1:ECX bit `bit` in the guest's CPUID (KVM makes CR4 bits of absent features reserved) */
+static bool guest_l1_ecx(struct x86_cpu *cpu, int bit)
+{
+  uint32_t r[4];
+  x86_cpuid(cpu, 1, 0, r);
+  return r[2] >> bit & 1;
+}
 
 void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
 {
@@ -241,6 +250,7 @@ void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
       if (!(cpu->cr4 & CR4_PAE)) RAISE_ERR(cpu, EXC_GP, 0);
       cpu->efer |= EFER_LMA;
     }
+    if (!(v & CR0_PG) && (cpu->cr4 & CR4_PCIDE)) RAISE_ERR(cpu, EXC_GP, 0);
     if (!(v & CR0_PG) && (cpu->cr0 & CR0_PG) && (cpu->efer & EFER_LMA)) {
       if (cpu->code_bits == 64) RAISE_ERR(cpu, EXC_GP, 0);
       cpu->efer &= ~(uint64_t)EFER_LMA;
@@ -251,18 +261,25 @@ void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
     return;
   }
   case 2: cpu->cr2 = v; return;
-  case 3:
+  case 3: {
+    /* with PCIDE, bit 63 asks not to flush the new PCID's entries; it is not stored. The soft
+     * TLB is not tagged with PCIDs, so only a write of the current value may keep it. */
+    bool noflush = (cpu->cr4 & CR4_PCIDE) && (v >> 63);
+    if (noflush) v &= ~(1ULL << 63);
     if (cpu->efer & EFER_LMA ? v >> 46 : 0) RAISE_ERR(cpu, EXC_GP, 0);
+    bool same = v == cpu->cr3;
     cpu->cr3 = v;
-    x86_tlb_flush(cpu);
+    if (!(noflush && same)) x86_tlb_flush(cpu);
     return;
+  }
   case 4:
     if (v & ~(uint64_t)CR4_SUPPORTED) RAISE_ERR(cpu, EXC_GP, 0);
-    if (v & CR4_OSXSAVE) {   /* reserved unless the guest's CPUID has XSAVE (KVM's cr4 checks) */
-      uint32_t r[4];
-      x86_cpuid(cpu, 1, 0, r);
-      if (!(r[2] & (1u << 26))) RAISE_ERR(cpu, EXC_GP, 0);
-    }
+    /* reserved unless the guest's CPUID has XSAVE / PCID (KVM's cr4 checks) */
+    if ((v & CR4_OSXSAVE) && !guest_l1_ecx(cpu, 26)) RAISE_ERR(cpu, EXC_GP, 0);
+    if ((v & CR4_PCIDE) && !guest_l1_ecx(cpu, 17)) RAISE_ERR(cpu, EXC_GP, 0);
+    /* PCIDE may be set only in IA-32e mode with PCID 0 (SDM MOV CR) */
+    if ((v & CR4_PCIDE) && !(cpu->cr4 & CR4_PCIDE) && (!(cpu->efer & EFER_LMA) || (cpu->cr3 & 0xfff)))
+      RAISE_ERR(cpu, EXC_GP, 0);
     if ((cpu->efer & EFER_LMA) && !(v & CR4_PAE)) RAISE_ERR(cpu, EXC_GP, 0);
     cpu->cr4 = v;
     x86_tlb_flush(cpu);

@@ -23,10 +23,11 @@ static const struct kvm_cpuid_entry2 supported[] = {
   { .function = 0, .eax = 0x16, .ebx = 0x756e6547, .edx = 0x49656e69, .ecx = 0x6c65746e }, /* GenuineIntel */
   { .function = 1, .eax = 0x00000663, .ebx = 0x00000800, .ecx = L1_ECX, .edx = L1_EDX },
   { .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .ebx = L7_EBX, .edx = L7_EDX },
-  /* XSAVE: XCR0 may hold x87|SSE, 576-byte area; sub-leaf 1: XSAVEOPT, XGETBV with ECX=1 */
+  /* XSAVE: XCR0 may hold x87|SSE, 576-byte area; sub-leaf 1: XSAVEOPT, XSAVEC, XGETBV with ECX=1,
+   * XSAVES; EBX: the compacted size for XCR0 | XSS (576 too); ECX:EDX: no IA32_XSS bits */
   { .function = 0xd, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = XCR0_SUPPORTED,
     .ebx = XSAVE_SIZE, .ecx = XSAVE_SIZE },
-  { .function = 0xd, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = (1u << 0) | (1u << 2) },
+  { .function = 0xd, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0xf, .ebx = XSAVE_SIZE },
   /* the TSC and the LAPIC timer run at 1 GHz: a 1 GHz crystal (TSC = ECX * EBX / EAX), so Linux
    * needs no calibration; leaf 0x16: base, max and bus frequency in MHz */
   { .function = 0x15, .eax = 1, .ebx = 1, .ecx = 1000000000 },
@@ -71,7 +72,8 @@ void x86_cpuid(struct x86_cpu *cpu, uint32_t leaf, uint32_t sub, uint32_t r[4])
       if (!cpu->cpuid) r[2] &= ~l1_ecx_missing();
       r[2] = (r[2] & ~L1_ECX_OSXSAVE) | ((cpu->cr4 & CR4_OSXSAVE) ? L1_ECX_OSXSAVE : 0);
     }
-    if (leaf == 0xd && sub == 0) r[1] = XSAVE_SIZE;   /* the size XCR0 needs (x87, SSE: 576) */
+    /* the size XCR0 (sub-leaf 0) and XCR0 | XSS compacted (sub-leaf 1) need: x87, SSE: 576 */
+    if (leaf == 0xd && sub <= 1) r[1] = XSAVE_SIZE;
     return;
   }
 }

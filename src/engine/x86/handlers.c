@@ -138,6 +138,8 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(PCMPISTRM) = exec_pcmpstr, M(CRC32) = exec_crc32, M(XGETBV) = exec_xgetbv,
   M(XSETBV) = exec_xsetbv, M(XSAVE) = exec_xsave, M(XSAVE64) = exec_xsave, M(XSAVEOPT) = exec_xsave,
   M(XSAVEOPT64) = exec_xsave, M(XRSTOR) = exec_xrstor, M(XRSTOR64) = exec_xrstor,
+  M(XSAVEC) = exec_xsave, M(XSAVEC64) = exec_xsave, M(XSAVES) = exec_xsave, M(XSAVES64) = exec_xsave,
+  M(XRSTORS) = exec_xrstor, M(XRSTORS64) = exec_xrstor,
 #define X(MN, m) M(MN) = exec_sse_binop,
   SSE_BINOPS(X)
 #undef X

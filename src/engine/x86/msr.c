@@ -22,6 +22,7 @@
 #define ARCH_CAPABILITIES ((1ULL << 0) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) | \
                            (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | \
                            (1ULL << 24) | (1ULL << 26) | (1ULL << 27))
+#define MSR_IA32_XSS 0xda0   /* no supervisor state components: only 0 (KVM's supported_xss) */
 #define MSR_MTRRcap 0xfe
 #define MSR_MTRR_VAR_FIRST 0x200   /* 8 base/mask pairs */
 #define MSR_MTRR_VAR_LAST 0x20f
@@ -41,7 +42,7 @@ const uint32_t x86_msr_list[] = {
   MSR_IA32_TSC, MSR_IA32_APICBASE, MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP,
   MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_STAR, MSR_LSTAR,
   MSR_CSTAR, MSR_SYSCALL_MASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
-  MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_TSC_ADJUST,
+  MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_TSC_ADJUST, MSR_IA32_XSS,
 };
 const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
 
@@ -88,6 +89,14 @@ static bool mtrr_value_valid(uint32_t index, uint64_t v)
   return !(v & (rsvd | 0x7ff));
 }
 
+/* the guest's CPUID has XSAVES (CPUID.(EAX=0DH,ECX=1):EAX[3]): IA32_XSS exists for it */
+static bool guest_has_xsaves(struct x86_cpu *cpu)
+{
+  uint32_t r[4];
+  x86_cpuid(cpu, 0xd, 1, r);
+  return r[0] >> 3 & 1;
+}
+
 int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
 {
   if (cpu->irq_ops) {   /* APIC base, TSC deadline: the irqchip's */
@@ -128,6 +137,7 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
   case MSR_KERNEL_GS_BASE: *val = cpu->kernel_gs_base; return 0;
   case MSR_TSC_AUX: *val = cpu->tsc_aux; return 0;
   case MSR_IA32_TSC_DEADLINE: *val = 0; return 0;   /* no in-kernel LAPIC: reads 0, as KVM */
+  case MSR_IA32_XSS: *val = 0; return 0;
   }
   return -1;
 }
@@ -218,6 +228,7 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     cpu->tsc_aux = val;
     return 0;
   case MSR_IA32_TSC_DEADLINE: return 0;   /* ignored without an in-kernel LAPIC */
+  case MSR_IA32_XSS: return (host || guest_has_xsaves(cpu)) && val == 0 ? 0 : -1;
   }
   return -1;
 }

@@ -8,13 +8,13 @@
  * KVM, the bit is offered; a VMM without KVM_CREATE_IRQCHIP clears it) */
 #define L1_EDX ((1u << 0) | (1u << 23) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) | (1u << 11) | (1u << 12) | (1u << 13) | \
                 (1u << 15) | (1u << 16) | (1u << 19) | (1u << 24) | (1u << 25) | (1u << 26))
-/* leaf 1 ECX: SSE3 SSSE3 CX16 SSE4.1 SSE4.2 MOVBE POPCNT TSC-deadline XSAVE RDRAND hypervisor (OSXSAVE is
+/* leaf 1 ECX: SSE3 SSSE3 CX16 PCID SSE4.1 SSE4.2 MOVBE POPCNT TSC-deadline XSAVE RDRAND hypervisor (OSXSAVE is
  * CR4.OSXSAVE, filled in by x86_cpuid as KVM's kvm_update_cpuid_runtime does) */
-#define L1_ECX ((1u << 0) | (1u << 9) | (1u << 13) | (1u << 19) | (1u << 20) | (1u << 22) | (1u << 23) | \
+#define L1_ECX ((1u << 0) | (1u << 9) | (1u << 13) | (1u << 17) | (1u << 19) | (1u << 20) | (1u << 22) | (1u << 23) | \
                 (1u << 24) | (1u << 26) | (1u << 30) | (1u << 31))
 #define L1_ECX_OSXSAVE (1u << 27)
-/* leaf 7.0 EBX: TSC_ADJUST BMI1 BMI2 RDSEED ADX CLFLUSHOPT CLWB */
-#define L7_EBX ((1u << 1) | (1u << 3) | (1u << 8) | (1u << 18) | (1u << 19) | (1u << 23) | (1u << 24))
+/* leaf 7.0 EBX: TSC_ADJUST BMI1 BMI2 INVPCID RDSEED ADX CLFLUSHOPT CLWB */
+#define L7_EBX ((1u << 1) | (1u << 3) | (1u << 8) | (1u << 10) | (1u << 18) | (1u << 19) | (1u << 23) | (1u << 24))
 #define L7_EDX (1u << 29)   /* IA32_ARCH_CAPABILITIES (msr.c) */
 #define X1_EDX ((1u << 11) | (1u << 20) | (1u << 27) | (1u << 29))   /* SYSCALL, NX, RDTSCP, LM */
 #define X1_ECX ((1u << 0) | (1u << 5))     /* LAHF/SAHF in 64-bit mode, LZCNT (ABM) */
@@ -23,10 +23,11 @@ static const struct kvm_cpuid_entry2 supported[] = {
   { .function = 0, .eax = 0x16, .ebx = 0x756e6547, .edx = 0x49656e69, .ecx = 0x6c65746e }, /* GenuineIntel */
   { .function = 1, .eax = 0x00000663, .ebx = 0x00000800, .ecx = L1_ECX, .edx = L1_EDX },
   { .function = 7, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .ebx = L7_EBX, .edx = L7_EDX },
-  /* XSAVE: XCR0 may hold x87|SSE, 576-byte area; sub-leaf 1: XSAVEOPT, XGETBV with ECX=1 */
+  /* XSAVE: XCR0 may hold x87|SSE, 576-byte area; sub-leaf 1: XSAVEOPT, XSAVEC, XGETBV with ECX=1,
+   * XSAVES; EBX: the compacted size for XCR0 | XSS (576 too); ECX:EDX: no IA32_XSS bits */
   { .function = 0xd, .index = 0, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = XCR0_SUPPORTED,
     .ebx = XSAVE_SIZE, .ecx = XSAVE_SIZE },
-  { .function = 0xd, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = (1u << 0) | (1u << 2) },
+  { .function = 0xd, .index = 1, .flags = KVM_CPUID_FLAG_SIGNIFCANT_INDEX, .eax = 0xf, .ebx = XSAVE_SIZE },
   /* the TSC and the LAPIC timer run at 1 GHz: a 1 GHz crystal (TSC = ECX * EBX / EAX), so Linux
    * needs no calibration; leaf 0x16: base, max and bus frequency in MHz */
   { .function = 0x15, .eax = 1, .ebx = 1, .ecx = 1000000000 },
@@ -71,7 +72,8 @@ void x86_cpuid(struct x86_cpu *cpu, uint32_t leaf, uint32_t sub, uint32_t r[4])
       if (!cpu->cpuid) r[2] &= ~l1_ecx_missing();
       r[2] = (r[2] & ~L1_ECX_OSXSAVE) | ((cpu->cr4 & CR4_OSXSAVE) ? L1_ECX_OSXSAVE : 0);
     }
-    if (leaf == 0xd && sub == 0) r[1] = XSAVE_SIZE;   /* the size XCR0 needs (x87, SSE: 576) */
+    /* the size XCR0 (sub-leaf 0) and XCR0 | XSS compacted (sub-leaf 1) need: x87, SSE: 576 */
+    if (leaf == 0xd && sub <= 1) r[1] = XSAVE_SIZE;
     return;
   }
 }

@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "engine.h"
+#include "far.h"
 
 static void deliver_real(struct x86_cpu *cpu, int vector, uint64_t ret_rip)
 {
@@ -39,12 +40,15 @@ static void deliver_prot(struct x86_cpu *cpu, int vector, uint32_t error, bool h
   if (lm) off |= hi << 32;
 
   bool gate32 = type == 0xe || type == 0xf, gate16 = type == 0x6 || type == 0x7;
-  if (lm ? !gate32 : !(gate32 || gate16)) {
-    if (type == 0x5) x86_internal_error(cpu, NULL, 0);  /* task gates: not supported yet */
-    RAISE_ERR(cpu, EXC_GP, idt_err);
-  }
+  bool task = !lm && type == 0x5;
+  if (lm ? !gate32 : !(gate32 || gate16 || task)) RAISE_ERR(cpu, EXC_GP, idt_err);
   if (soft && dpl < cpu->cpl) RAISE_ERR(cpu, EXC_GP, idt_err);
   if (!present) RAISE_ERR(cpu, EXC_NP, idt_err);
+  if (task) {   /* a task switch instead of a frame; the error code goes on the new stack */
+    int ext = soft ? 0 : 1;
+    task_switch(cpu, task_gate_tss(cpu, lo, ext), TASK_INT, ret_rip, has_error, error, ext);
+    return;
+  }
 
   struct x86_seg cs;
   if ((sel & ~3) == 0) RAISE_ERR(cpu, EXC_GP, soft ? 0 : 1);

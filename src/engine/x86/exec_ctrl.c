@@ -1,5 +1,6 @@
 /* Control transfer: jumps, calls, returns, loops, software interrupts, IRET, HLT, flag bits. */
 #include "exec.h"
+#include "far.h"
 
 static uint64_t ip_mask(const struct x86_cpu *cpu, int opsize)
 {
@@ -41,7 +42,7 @@ HANDLER(jmp)
   uint16_t sel;
   uint64_t off;
   if (far_operand(cpu, in, &sel, &off)) {
-    load_cs_far(cpu, sel, off);
+    far_jmp(cpu, sel, off);
     return;
   }
   uint64_t t = in->op[0].kind == OP_IMM ? rel_target(cpu, in) : op_read(cpu, in, 0) & ip_mask(cpu, in->opsize);
@@ -76,10 +77,7 @@ HANDLER(call)
   uint16_t sel;
   uint64_t off;
   if (far_operand(cpu, in, &sel, &off)) {
-    uint16_t old_cs = cpu->seg[S_CS].sel;
-    push(cpu, in->opsize, old_cs);
-    push(cpu, in->opsize, cpu->next_rip);
-    load_cs_far(cpu, sel, off);
+    far_call(cpu, sel, off, in->opsize);
     return;
   }
   uint64_t t = in->op[0].kind == OP_IMM ? rel_target(cpu, in) : op_read(cpu, in, 0) & ip_mask(cpu, in->opsize);
@@ -95,33 +93,7 @@ static void release_stack(struct x86_cpu *cpu, uint64_t n)
   cpu->gpr[R_SP] = (cpu->gpr[R_SP] & ~m) | ((cpu->gpr[R_SP] + n) & m);
 }
 
-HANDLER(ret_far)
-{
-  int size = in->opsize;
-  uint64_t off = pop(cpu, size);
-  uint16_t sel = pop(cpu, size);
-  uint64_t extra = in->nops ? in->imm & 0xffff : 0;
-  if (prot_mode(cpu) && !(cpu->rflags & F_VM) && (sel & 3) > cpu->cpl) {
-    /* return to an outer privilege level: SS:rSP follow on the stack */
-    release_stack(cpu, extra);
-    uint64_t sp = pop(cpu, size);
-    uint16_t ss = pop(cpu, size);
-    struct x86_seg d;
-    read_descriptor(cpu, sel, &d, EXC_GP);
-    if (!d.s || !(d.type & 8) || (!(d.type & 4) && d.dpl != (sel & 3))) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
-    if (!d.present) RAISE_ERR(cpu, EXC_NP, sel & 0xfffc);
-    cpu->seg[S_CS] = d;
-    x86_cpu_update_mode(cpu);
-    cpu->seg[S_CS].sel = sel;
-    load_seg(cpu, S_SS, ss);
-    cpu->gpr[R_SP] = sp;
-    cpu->next_rip = off;
-    release_stack(cpu, extra);
-    return;
-  }
-  load_cs_far(cpu, sel, off);
-  release_stack(cpu, extra);
-}
+HANDLER(ret_far) { far_ret(cpu, in->opsize, in->nops ? in->imm & 0xffff : 0); }
 
 HANDLER(ret)
 {
@@ -170,7 +142,12 @@ HANDLER(iret)
     cpu->next_rip = ip & size_mask(size);
     return;
   }
-  if (cpu->rflags & (F_NT | F_VM)) x86_internal_error(cpu, in->bytes, in->len);  /* task return, VM86 */
+  if ((cpu->rflags & F_NT) && !(cpu->efer & EFER_LMA)) {   /* return to the back-linked task */
+    task_iret(cpu);
+    return;
+  }
+  if (cpu->rflags & F_NT) RAISE_ERR(cpu, EXC_GP, 0);
+  if (cpu->rflags & F_VM) x86_internal_error(cpu, in->bytes, in->len);  /* VM86 */
   uint64_t ip = pop(cpu, size);
   uint16_t sel = pop(cpu, size);
   uint64_t fl = pop(cpu, size);

@@ -230,6 +230,33 @@ HANDLER(invlpg)
   tlb_invlpg(cpu, lin);
 }
 
+/* INVPCID type, m128 (descriptor: PCID in bits 11:0, 63:12 reserved, linear address in 127:64).
+ * The soft TLB holds only the current address space, untagged: type 0 drops the address
+ * whatever the PCID, the others flush everything (invalidating more is permitted). */
+HANDLER(invpcid)
+{
+  uint32_t r[4];
+  x86_cpuid(cpu, 7, 0, r);
+  if (!(r[1] & (1u << 10)) || (in->prefixes & PFX_LOCK) || in->op[1].kind != OP_MEM) RAISE(cpu, EXC_UD);
+  if (cpu->rflags & F_VM) RAISE_ERR(cpu, EXC_GP, 0);
+  require_cpl0(cpu);
+  uint64_t type = op_read(cpu, in, 0);
+  if (type > 3) RAISE_ERR(cpu, EXC_GP, 0);
+  uint64_t ea = insn_ea(cpu, in);
+  seg_linear(cpu, in->seg, ea, 16, ACC_READ);   /* the whole operand within the limit */
+  uint64_t pcid = mem_read(cpu, in->seg, ea, 8);
+  uint64_t lin = mem_read(cpu, in->seg, (ea + 8) & addr_mask(in->addrsize), 8);
+  if (pcid >> 12) RAISE_ERR(cpu, EXC_GP, 0);
+  bool pcide = cpu->cr4 & CR4_PCIDE;
+  if (type <= 1 && !pcide && pcid) RAISE_ERR(cpu, EXC_GP, 0);
+  if (type == 0) {
+    if (!is_canonical(lin)) RAISE_ERR(cpu, EXC_GP, 0);
+    tlb_invlpg(cpu, cpu->code_bits == 64 ? lin : (uint32_t)lin);
+    return;
+  }
+  x86_tlb_flush(cpu);
+}
+
 HANDLER(clts) { require_cpl0(cpu); cpu->cr0 &= ~(uint64_t)CR0_TS; }
 
 HANDLER(lmsw)

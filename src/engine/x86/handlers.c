@@ -53,7 +53,7 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(LLDT) = exec_lldt, M(LTR) = exec_ltr, M(SLDT) = exec_sldt, M(STR) = exec_str,
   M(LAR) = exec_lar, M(LSL) = exec_lsl, M(VERR) = exec_verr, M(VERW) = exec_verw,
   M(RDMSR) = exec_rdmsr, M(WRMSR) = exec_wrmsr, M(CPUID) = exec_cpuid, M(RDTSC) = exec_rdtsc,
-  M(RDTSCP) = exec_rdtscp, M(INVLPG) = exec_invlpg, M(CLTS) = exec_clts, M(LMSW) = exec_lmsw,
+  M(RDTSCP) = exec_rdtscp, M(INVLPG) = exec_invlpg, M(INVPCID) = exec_invpcid, M(CLTS) = exec_clts, M(LMSW) = exec_lmsw,
   M(SMSW) = exec_smsw, M(UD0) = exec_ud, M(UD1) = exec_ud, M(UD2) = exec_ud,
   M(SWAPGS) = exec_swapgs, M(WBINVD) = exec_priv_nop, M(INVD) = exec_priv_nop,
   M(SYSCALL) = exec_syscall, M(SYSRET) = exec_sysret, M(SYSENTER) = exec_sysenter,
@@ -138,6 +138,8 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(PCMPISTRM) = exec_pcmpstr, M(CRC32) = exec_crc32, M(XGETBV) = exec_xgetbv,
   M(XSETBV) = exec_xsetbv, M(XSAVE) = exec_xsave, M(XSAVE64) = exec_xsave, M(XSAVEOPT) = exec_xsave,
   M(XSAVEOPT64) = exec_xsave, M(XRSTOR) = exec_xrstor, M(XRSTOR64) = exec_xrstor,
+  M(XSAVEC) = exec_xsave, M(XSAVEC64) = exec_xsave, M(XSAVES) = exec_xsave, M(XSAVES64) = exec_xsave,
+  M(XRSTORS) = exec_xrstor, M(XRSTORS64) = exec_xrstor,
 #define X(MN, m) M(MN) = exec_sse_binop,
   SSE_BINOPS(X)
 #undef X

@@ -6,10 +6,21 @@
 
 #define PIO_DATA_OFFSET 4096  /* KVM_PIO_PAGE_OFFSET * PAGE_SIZE */
 
-static void io_check_permission(struct x86_cpu *cpu)
+/* Protected mode with CPL > IOPL, and VM86 mode, ask the TSS I/O permission bitmap (its offset
+ * at TSS+0x66): every bit for the access's ports must be clear. The two bytes holding them are
+ * read as one word, which must lie within the TSS limit; a 16-bit TSS has no bitmap. #GP(0). */
+static void io_check_permission(struct x86_cpu *cpu, uint16_t port, int size)
 {
-  /* no TSS I/O bitmap support yet: CPL > IOPL faults */
-  if (prot_mode(cpu) && cpu->cpl > ((cpu->rflags & F_IOPL) >> 12)) RAISE_ERR(cpu, EXC_GP, 0);
+  if (!prot_mode(cpu)) return;
+  if (!(cpu->rflags & F_VM) && cpu->cpl <= ((cpu->rflags & F_IOPL) >> 12)) return;
+  const struct x86_seg *tr = &cpu->tr;
+  if (tr->unusable || !(tr->type & 8) || tr->limit < 0x67) RAISE_ERR(cpu, EXC_GP, 0);
+  uint32_t off = (uint32_t)lin_read(cpu, tr->base + 0x66, 2, ACC_SYS) + port / 8;
+  if (off + 1 > tr->limit) RAISE_ERR(cpu, EXC_GP, 0);
+  uint64_t lin = tr->base + off;
+  if (!(cpu->efer & EFER_LMA)) lin &= 0xffffffff;
+  uint32_t bits = (uint32_t)lin_read(cpu, lin, 2, ACC_SYS);
+  if (bits >> (port & 7) & ((1u << size) - 1)) RAISE_ERR(cpu, EXC_GP, 0);
 }
 
 static void io_fill(struct x86_cpu *cpu, uint16_t port, int size, uint8_t dir)
@@ -25,7 +36,7 @@ static void io_fill(struct x86_cpu *cpu, uint16_t port, int size, uint8_t dir)
 
 bool io_in_kernel(struct x86_cpu *cpu, uint16_t port, int size, uint64_t *v)
 {
-  io_check_permission(cpu);
+  io_check_permission(cpu, port, size);
   *v = 0;
   return cpu->irq_ops && cpu->irq_ops->pio(cpu->irq_opaque, port, v, size, false);
 }
@@ -46,7 +57,7 @@ uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size)
 {
   uint64_t v = 0;
   if (cpu->io_in_done) {
-    io_check_permission(cpu);
+    io_check_permission(cpu, port, size);
     cpu->io_in_done = false;
     memcpy(&v, io_in_data(cpu), size);
     return v;
@@ -57,7 +68,7 @@ uint64_t io_in(struct x86_cpu *cpu, uint16_t port, int size)
 
 bool io_out(struct x86_cpu *cpu, uint16_t port, int size, uint64_t v)
 {
-  io_check_permission(cpu);
+  io_check_permission(cpu, port, size);
   if (cpu->irq_ops && cpu->irq_ops->pio(cpu->irq_opaque, port, &v, size, true)) return false;
   if (cpu->exit_now) x86_internal_error(cpu, NULL, 0);
   io_fill(cpu, port, size, KVM_EXIT_IO_OUT);

@@ -23,6 +23,7 @@
 #define ARCH_CAPABILITIES ((1ULL << 0) | (1ULL << 3) | (1ULL << 4) | (1ULL << 5) | (1ULL << 6) | \
                            (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | \
                            (1ULL << 24) | (1ULL << 26) | (1ULL << 27))
+#define MSR_IA32_XSS 0xda0   /* no supervisor state components: only 0 (KVM's supported_xss) */
 #define MSR_MTRRcap 0xfe
 #define MSR_MTRR_VAR_FIRST 0x200   /* 8 base/mask pairs */
 #define MSR_MTRR_VAR_LAST 0x20f
@@ -43,6 +44,7 @@ const uint32_t x86_msr_list[] = {
   MSR_IA32_SYSENTER_EIP, MSR_IA32_MISC_ENABLE, MSR_IA32_CR_PAT, MSR_STAR, MSR_LSTAR,
   MSR_CSTAR, MSR_SYSCALL_MASK, MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE, MSR_TSC_AUX,
   MSR_IA32_TSC_DEADLINE, MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_TSC_ADJUST, MSR_IA32_POWER_CTL,
+  MSR_IA32_XSS,
 };
 const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
 
@@ -87,6 +89,14 @@ static bool mtrr_value_valid(uint32_t index, uint64_t v)
   uint64_t rsvd = ~((1ULL << 46) - 1);
   if (!(index & 1)) return mtrr_type_valid(v & 0xff) && !(v & (rsvd | 0xf00));
   return !(v & (rsvd | 0x7ff));
+}
+
+/* the guest's CPUID has XSAVES (CPUID.(EAX=0DH,ECX=1):EAX[3]): IA32_XSS exists for it */
+static bool guest_has_xsaves(struct x86_cpu *cpu)
+{
+  uint32_t r[4];
+  x86_cpuid(cpu, 0xd, 1, r);
+  return r[0] >> 3 & 1;
 }
 
 int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
@@ -134,6 +144,7 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
   case MSR_TSC_AUX: *val = cpu->tsc_aux; return 0;
   case MSR_IA32_POWER_CTL: *val = cpu->power_ctl; return 0;
   case MSR_IA32_TSC_DEADLINE: *val = 0; return 0;   /* no in-kernel LAPIC: reads 0, as KVM */
+  case MSR_IA32_XSS: *val = 0; return 0;
   }
   return X86_MSR_UNKNOWN;
 }
@@ -229,6 +240,7 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     return 0;
   case MSR_IA32_TSC_DEADLINE: return 0;   /* ignored without an in-kernel LAPIC */
   case MSR_IA32_POWER_CTL: cpu->power_ctl = val; return 0;
+  case MSR_IA32_XSS: return (host || guest_has_xsaves(cpu)) && val == 0 ? 0 : -1;
   }
   return X86_MSR_UNKNOWN;
 }

@@ -1,5 +1,5 @@
 /* Segmentation: descriptor loads and checks, segmented addressing, control registers, mode. */
-#include "engine.h"
+#include "far.h"
 
 void x86_seg_to_kvm(const struct x86_seg *s, struct kvm_segment *k)
 {
@@ -86,7 +86,7 @@ void mem_write(struct x86_cpu *cpu, int seg, uint64_t off, int size, uint64_t va
   lin_write(cpu, seg_linear(cpu, seg, off, size, ACC_WRITE), size, val, ACC_WRITE);
 }
 
-static void parse_descriptor(uint64_t d, struct x86_seg *s)
+void desc_parse(uint64_t d, struct x86_seg *s)
 {
   uint32_t lo = (uint32_t)d, hi = (uint32_t)(d >> 32);
   s->limit = (lo & 0xffff) | (hi & 0xf0000);
@@ -115,7 +115,7 @@ void read_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, int f
   }
   if ((uint32_t)(sel & ~7) + 7 > t->limit) RAISE_ERR(cpu, fault_vec, sel & 0xfffc);
   uint64_t d = lin_read(cpu, t->base + (sel & ~7), 8, ACC_SYS);
-  parse_descriptor(d, s);
+  desc_parse(d, s);
   s->sel = sel;
   /* system descriptors in long mode are 16 bytes: the upper half holds base 63:32 */
   if (!s->s && (cpu->efer & EFER_LMA))
@@ -134,13 +134,13 @@ bool peek_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, uint3
   }
   if ((uint32_t)(sel & ~7) + 7 > limit) return false;
   uint64_t d = lin_read(cpu, base + (sel & ~7), 8, ACC_SYS);
-  parse_descriptor(d, s);
+  desc_parse(d, s);
   s->sel = sel;
   *hi = (uint32_t)(d >> 32);
   return true;
 }
 
-static void set_accessed(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s)
+void desc_set_accessed(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s)
 {
   if (s->type & 1) return;
   s->type |= 1;
@@ -180,12 +180,12 @@ void load_seg(struct x86_cpu *cpu, int seg, uint16_t sel)
     if (!conforming && (rpl > d.dpl || cpu->cpl > d.dpl)) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
     if (!d.present) RAISE_ERR(cpu, EXC_NP, sel & 0xfffc);
   }
-  set_accessed(cpu, sel, &d);
+  desc_set_accessed(cpu, sel, &d);
   *s = d;
   if (seg == S_SS) x86_cpu_update_mode(cpu);
 }
 
-/* Far transfer target for JMP/CALL/RET far (direct code segments; gates are not supported yet). */
+/* Far transfer target for JMP/CALL/RET far to a code segment (gates and TSSs: far.c). */
 void load_cs_far(struct x86_cpu *cpu, uint16_t sel, uint64_t rip)
 {
   struct x86_seg *cs = &cpu->seg[S_CS];
@@ -199,16 +199,13 @@ void load_cs_far(struct x86_cpu *cpu, uint16_t sel, uint64_t rip)
   if ((sel & ~3) == 0) RAISE_ERR(cpu, EXC_GP, 0);
   struct x86_seg d;
   read_descriptor(cpu, sel, &d, EXC_GP);
-  if (!d.s || !(d.type & 8)) {
-    static const uint8_t none[1];
-    x86_internal_error(cpu, none, 0);   /* call/task gates: not implemented yet */
-  }
+  if (!d.s || !(d.type & 8)) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
   bool conforming = d.type & 4;
   int rpl = sel & 3;
   if (conforming ? d.dpl > cpu->cpl : (rpl > cpu->cpl || d.dpl != cpu->cpl))
     RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
   if (!d.present) RAISE_ERR(cpu, EXC_NP, sel & 0xfffc);
-  set_accessed(cpu, sel, &d);
+  desc_set_accessed(cpu, sel, &d);
   d.sel = (sel & ~3) | cpu->cpl;
   *cs = d;
   x86_cpu_update_mode(cpu);
@@ -227,7 +224,8 @@ uint64_t get_cr(struct x86_cpu *cpu, int n)
   RAISE(cpu, EXC_UD);
 }
 
-#define CR4_SUPPORTED (CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE | 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100)
+#define CR4_SUPPORTED (CR4_PSE | CR4_PAE | CR4_PGE | CR4_OSFXSR | CR4_OSXMMEXCPT | CR4_OSXSAVE | CR4_PCIDE | \
+                       0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x100)
 
 /* The CR4 bits the engine implements, less the feature bits the guest's CPUID lacks (KVM's
  * __cr4_reserved_bits; before KVM_SET_CPUID2 the supported CPUID stands in for the guest's). */
@@ -235,7 +233,7 @@ uint64_t x86_cr4_allowed(struct x86_cpu *cpu)
 {
   static const struct { uint64_t cr4; uint8_t leaf, reg, bit; } needs[] = {
     { CR4_OSXSAVE, 1, 2, 26 },     /* XSAVE */
-    { 1u << 17, 1, 2, 17 },        /* PCIDE: PCID */
+    { CR4_PCIDE, 1, 2, 17 },       /* PCID */
     { 1u << 13, 1, 2, 5 },         /* VMXE: VMX */
     { 1u << 16, 7, 1, 0 },         /* FSGSBASE */
     { CR4_SMEP, 7, 1, 7 },         /* SMEP */
@@ -267,6 +265,7 @@ void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
       if (!(cpu->cr4 & CR4_PAE)) RAISE_ERR(cpu, EXC_GP, 0);
       cpu->efer |= EFER_LMA;
     }
+    if (!(v & CR0_PG) && (cpu->cr4 & CR4_PCIDE)) RAISE_ERR(cpu, EXC_GP, 0);
     if (!(v & CR0_PG) && (cpu->cr0 & CR0_PG) && (cpu->efer & EFER_LMA)) {
       if (cpu->code_bits == 64) RAISE_ERR(cpu, EXC_GP, 0);
       cpu->efer &= ~(uint64_t)EFER_LMA;
@@ -277,13 +276,22 @@ void set_cr(struct x86_cpu *cpu, int n, uint64_t v)
     return;
   }
   case 2: cpu->cr2 = v; return;
-  case 3:
+  case 3: {
+    /* with PCIDE, bit 63 asks not to flush the new PCID's entries; it is not stored. The soft
+     * TLB is not tagged with PCIDs, so only a write of the current value may keep it. */
+    bool noflush = (cpu->cr4 & CR4_PCIDE) && (v >> 63);
+    if (noflush) v &= ~(1ULL << 63);
     if (cpu->efer & EFER_LMA ? v >> 46 : 0) RAISE_ERR(cpu, EXC_GP, 0);
+    bool same = v == cpu->cr3;
     cpu->cr3 = v;
-    x86_tlb_flush(cpu);
+    if (!(noflush && same)) x86_tlb_flush(cpu);
     return;
+  }
   case 4:
     if (v & ~x86_cr4_allowed(cpu)) RAISE_ERR(cpu, EXC_GP, 0);
+    /* PCIDE may be set only in IA-32e mode with PCID 0 (SDM MOV CR) */
+    if ((v & CR4_PCIDE) && !(cpu->cr4 & CR4_PCIDE) && (!(cpu->efer & EFER_LMA) || (cpu->cr3 & 0xfff)))
+      RAISE_ERR(cpu, EXC_GP, 0);
     if ((cpu->efer & EFER_LMA) && !(v & CR4_PAE)) RAISE_ERR(cpu, EXC_GP, 0);
     cpu->cr4 = v;
     x86_tlb_flush(cpu);

@@ -111,7 +111,7 @@ static void fmt_double(struct sink *k, struct spec s, double v)
 		1000000000000000ULL, 10000000000000000ULL, 100000000000000000ULL,
 		1000000000000000000ULL,
 	};
-	char buf[64], prefix[2] = { 0 };
+	char buf[360], prefix[2] = { 0 };	/* up to 309 integer digits, '.', 18 */
 	char *end = buf + sizeof(buf), *p = end;
 	union { double d; uint64_t u; } bits = { .d = v };
 	int prec = s.prec < 0 ? 6 : (s.prec > 18 ? 18 : s.prec);

@@ -125,6 +125,40 @@ static void conversions(void)
 	}
 }
 
+/* long double: the x87 stack (FLD/FMUL/FDIV/FSQRT, FILD/FISTP, FUCOMIP); printed as the
+ * 80-bit pattern, so the extended precision is compared bit for bit */
+static void print_ld(const char *label, long double v)
+{
+	union { long double ld; struct { uint64_t mant; uint16_t se; } b; } u = { .ld = v };
+
+	rt_printf("%-12s %04x:%016lx  %.15f\n", label, u.b.se, (unsigned long)u.b.mant, (double)v);
+}
+
+static void x87(void)
+{
+	long double e = 1, t = 1, h = 0, pi = 3, x = 2;
+	volatile long double big = 1e4000L;
+
+	for (int k = 1; k < 30; k++) {
+		t /= k;
+		e += t;
+	}
+	for (int k = 1; k <= 1000; k++)
+		h += 1.0L / k;
+	for (int k = 1; k < 40; k++)	/* Nilakantha series */
+		pi += (k & 1 ? 4.0L : -4.0L) / ((2.0L * k) * (2.0L * k + 1) * (2.0L * k + 2));
+	print_ld("e", e);
+	print_ld("harmonic", h);
+	print_ld("pi", pi);
+	print_ld("sqrt(2)", __builtin_sqrtl(x));
+	print_ld("1e4000/3", big / 3);
+	print_ld("-|x|", -__builtin_fabsl(-7.25L));
+	print_ld("from i64", (long double)-1234567890123456789LL);
+	print_ld("from double", (long double)0.1);
+	rt_printf("to i64 %ld %ld, to double %.17f, compare %d %d\n", (long)(int64_t)(e * 1e15L),
+		  (long)(int64_t)(-pi * 1e17L), (double)(pi - 3), e < pi, big > e);
+}
+
 struct body { double x, y, vx, vy, m; };
 
 static void nbody(void)
@@ -168,5 +202,6 @@ int main(void)
 	series();
 	conversions();
 	nbody();
+	x87();
 	return 0;
 }

@@ -3,6 +3,9 @@
  * min/max, conversions with the MXCSR rounding mode, compares), each over random inputs and
  * folded into one hash per group. */
 #include <emmintrin.h>
+#ifdef __SSE4_2__
+#include <nmmintrin.h>
+#endif
 
 #include "rt.h"
 
@@ -117,9 +120,51 @@ static void float_lanes(void)
 	_mm_setcsr(csr);
 }
 
+#ifdef __SSE4_2__
+/* SSE3, SSSE3, SSE4.1, SSE4.2 (the -march=x86-64-v2 build only) */
+static void sse4_lanes(void)
+{
+	uint64_t crc = 0;
+
+	h = 0;
+	for (int i = 0; i < 2000; i++) {
+		__m128i a = rnd_i(), b = rnd_i();
+		__m128 x = rnd_ps(), y = rnd_ps();
+		__m128d p = rnd_pd(), q = rnd_pd();
+
+		fold_ps(_mm_hadd_ps(x, y)); fold_pd(_mm_addsub_pd(p, q)); fold_ps(_mm_movehdup_ps(x));
+		fold(_mm_shuffle_epi8(a, b)); fold(_mm_maddubs_epi16(a, b));
+		fold(_mm_alignr_epi8(a, b, 7)); fold(_mm_hadds_epi16(a, b)); fold(_mm_sign_epi8(a, b));
+		fold(_mm_abs_epi32(a)); fold(_mm_mulhrs_epi16(a, b));
+		fold(_mm_blendv_epi8(a, b, _mm_xor_si128(a, b))); fold(_mm_blend_epi16(a, b, 0x5a));
+		fold(_mm_min_epi32(a, b)); fold(_mm_max_epu32(a, b)); fold(_mm_mullo_epi32(a, b));
+		fold(_mm_mul_epi32(a, b)); fold(_mm_packus_epi32(a, b)); fold(_mm_cvtepu8_epi32(a));
+		fold(_mm_cvtepi16_epi64(b)); fold(_mm_minpos_epu16(a)); fold(_mm_mpsadbw_epu8(a, b, 5));
+		fold(_mm_insert_epi32(a, i, 2)); fold_int(_mm_extract_epi8(b, 9));
+		fold_int(_mm_testz_si128(a, b)); fold_int(_mm_testc_si128(a, _mm_and_si128(a, b)));
+		fold(_mm_cmpeq_epi64(a, b)); fold(_mm_cmpgt_epi64(a, b));
+		fold_ps(_mm_dp_ps(x, y, 0xf1)); fold_pd(_mm_dp_pd(p, q, 0x31));
+		fold_ps(_mm_round_ps(x, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC));
+		fold_pd(_mm_round_pd(p, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));
+		fold_ps(_mm_blendv_ps(x, y, x)); fold_ps(_mm_insert_ps(x, y, 0x9c));
+		fold_int(_mm_cmpistri(a, b, _SIDD_UBYTE_OPS | _SIDD_CMP_EQUAL_ANY));
+		fold(_mm_cmpistrm(a, b, _SIDD_UWORD_OPS | _SIDD_CMP_RANGES | _SIDD_UNIT_MASK));
+		fold_int(_mm_cmpestri(a, i % 17, b, (i * 7) % 17,
+				      _SIDD_SBYTE_OPS | _SIDD_CMP_EQUAL_ORDERED | _SIDD_NEGATIVE_POLARITY));
+		crc = _mm_crc32_u64(crc, rt_rand(&seed));
+		crc = _mm_crc32_u8((uint32_t)crc, (uint8_t)i);
+		fold_int(__builtin_popcountll(rt_rand(&seed)));
+	}
+	rt_printf("sse4 lanes %016lx crc32c %08lx\n", (unsigned long)h, (unsigned long)crc);
+}
+#endif
+
 int main(void)
 {
 	integer_lanes();
 	float_lanes();
+#ifdef __SSE4_2__
+	sse4_lanes();
+#endif
 	return 0;
 }

@@ -13,6 +13,8 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(SUB) = exec_sub, M(XOR) = exec_xor, M(CMP) = exec_cmp, M(TEST) = exec_test,
   M(INC) = exec_inc, M(DEC) = exec_dec, M(NEG) = exec_neg, M(NOT) = exec_not,
   M(MUL) = exec_mul, M(IMUL) = exec_imul, M(DIV) = exec_div, M(IDIV) = exec_idiv,
+  M(AAA) = exec_bcd, M(AAS) = exec_bcd, M(DAA) = exec_bcd, M(DAS) = exec_bcd, M(AAM) = exec_bcd,
+  M(AAD) = exec_bcd,
   M(SHL) = exec_shift, M(SHR) = exec_shift, M(SAR) = exec_shift, M(ROL) = exec_shift,
   M(ROR) = exec_shift, M(RCL) = exec_shift, M(RCR) = exec_shift,
   /* data movement */

@@ -20,6 +20,7 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   /* data movement */
   M(MOV) = exec_mov, M(MOVZX) = exec_movzx, M(MOVSX) = exec_movsx, M(MOVSXD) = exec_movsx,
   M(LEA) = exec_lea, M(XCHG) = exec_xchg, M(PUSH) = exec_push, M(POP) = exec_pop,
+  M(LES) = exec_lxs, M(LDS) = exec_lxs, M(LSS) = exec_lxs, M(LFS) = exec_lxs, M(LGS) = exec_lxs,
   M(PUSHF) = exec_pushf, M(PUSHFD) = exec_pushf, M(PUSHFQ) = exec_pushf,
   M(POPF) = exec_popf, M(POPFD) = exec_popf, M(POPFQ) = exec_popf,
   M(LAHF) = exec_lahf, M(SAHF) = exec_sahf,

@@ -7,8 +7,9 @@
  *   slot 2  GPA CODE_BASE, 4 KiB      the instruction, then HLT
  * The first 1 GiB is identity-mapped with 2 MiB user pages, so guest virtual == guest physical == the
  * addresses the native run uses. Exception vector v enters (on IST1) a stub `out 0x40+v, al; hlt`,
- * so a KVM_EXIT_IO on port 0x40+v reports exception v; the interrupted RIP/RSP/RFLAGS are read
- * from the exception frame. */
+ * so a KVM_EXIT_IO on port 0x40+v reports exception v; the interrupted RIP/RSP/RFLAGS (and SS)
+ * are read from the exception frame. At CPL 3 the HLT after the instruction raises #GP instead of
+ * exiting: that #GP marks the end. */
 #define _GNU_SOURCE
 #include <linux/kvm.h>
 #include <stdio.h>
@@ -188,20 +189,23 @@ void engine_run(const struct dvec *v, struct dresult *r)
   if (run->exit_reason == KVM_EXIT_HLT && (cs_base + k.rip - 1 == end || cs_base + k.rip - 1 == end + TAKEN_OFF)) {
     r->vector = -1;
     r->rip = cs_base + k.rip - 1;
-    struct kvm_sregs s;
-    if (v->mode != MODE64 && !skvm_ioctl(vcpu, KVM_GET_SREGS, &s)) {
-      r->out.sel[0] = s.es.selector, r->out.sel[1] = s.ss.selector, r->out.sel[2] = s.ds.selector;
-    }
   } else if (run->exit_reason == KVM_EXIT_IO && run->io.port >= EXC_PORT && run->io.port < EXC_PORT + 32) {
     int vec = run->io.port - EXC_PORT;
     int err = vec == 8 || (vec >= 10 && vec <= 14) || vec == 17;
     uint64_t f = IST_TOP - (err ? 48 : 40);   /* [error] rip cs rflags rsp ss */
+    if (err) f += 8;
     r->vector = vec;
-    r->rip = cs_base + get64(f + (err ? 8 : 0));
-    r->out.rflags = get64(f + (err ? 24 : 16));
-    r->out.gpr[RSP] = get64(f + (err ? 32 : 24));
+    r->rip = cs_base + get64(f);
+    r->out.rflags = get64(f + 16);
+    r->out.gpr[RSP] = get64(f + 24);
+    /* at CPL 3 (32/16-bit code) the HLT that ends the vector raises #GP(0) */
+    if (vec == 13 && v->mode != MODE64 && (r->rip == end || r->rip == end + TAKEN_OFF)) r->vector = -1;
+    r->out.sel[1] = (uint16_t)get64(f + 32);
   } else {
     r->vector = 100 + (int)run->exit_reason;
   }
+  struct kvm_sregs s;
+  if (r->vector == -1 && v->mode != MODE64 && !skvm_ioctl(vcpu, KVM_GET_SREGS, &s))
+    r->out.sel[0] = s.es.selector, r->out.sel[2] = s.ds.selector;
   if (v->mode != MODE64) cur_mode = -1;   /* it may have loaded segment registers: set them again */
 }

@@ -145,11 +145,11 @@ static void gen_imul_n(struct gen *g, struct dvec *v, int unused)
 }
 
 const struct family families_alu[] = {
-    {"add", gen_alu, 0, 6000, 600},   {"or", gen_alu, 1, 4000, 400},     {"adc", gen_alu, 2, 6000, 500},
-    {"sbb", gen_alu, 3, 6000, 500},   {"and", gen_alu, 4, 4000, 400},    {"sub", gen_alu, 5, 6000, 500},
-    {"xor", gen_alu, 6, 4000, 400},   {"cmp", gen_alu, 7, 5000, 500},    {"test", gen_test, 0, 4000, 400},
+    {"add", gen_alu, 0, 6000, 400},   {"or", gen_alu, 1, 4000, 400},     {"adc", gen_alu, 2, 6000, 400},
+    {"sbb", gen_alu, 3, 6000, 400},   {"and", gen_alu, 4, 4000, 400},    {"sub", gen_alu, 5, 6000, 400},
+    {"xor", gen_alu, 6, 4000, 400},   {"cmp", gen_alu, 7, 5000, 400},    {"test", gen_test, 0, 4000, 400},
     {"inc", gen_unary, 0, 3000, 400}, {"dec", gen_unary, 1, 3000, 400},  {"not", gen_unary, 2, 2000, 200},
-    {"neg", gen_unary, 3, 3000, 300}, {"mul", gen_muldiv, 4, 4000, 500}, {"imul", gen_muldiv, 5, 4000, 500},
-    {"imul2/3", gen_imul_n, 0, 5000, 500}, {"div", gen_muldiv, 6, 6000, 700}, {"idiv", gen_muldiv, 7, 6000, 700},
+    {"neg", gen_unary, 3, 3000, 300}, {"mul", gen_muldiv, 4, 4000, 400}, {"imul", gen_muldiv, 5, 4000, 400},
+    {"imul2/3", gen_imul_n, 0, 5000, 400}, {"div", gen_muldiv, 6, 6000, 500}, {"idiv", gen_muldiv, 7, 6000, 500},
     {0},
 };

@@ -219,10 +219,10 @@ static void gen_bmi(struct gen *g, struct dvec *v, int which)
 }
 
 const struct family families_bits[] = {
-    {"bt", gen_bt, 4, 3000, 400},        {"bts", gen_bt, 5, 2000, 250},        {"btr", gen_bt, 6, 2000, 250},
+    {"bt", gen_bt, 4, 3000, 300},        {"bts", gen_bt, 5, 2000, 250},        {"btr", gen_bt, 6, 2000, 250},
     {"btc", gen_bt, 7, 2000, 250},       {"bsf", gen_bitscan, 0, 2000, 250},   {"bsr", gen_bitscan, 1, 2000, 250},
     {"tzcnt", gen_bitscan, 2, 2000, 200}, {"lzcnt", gen_bitscan, 3, 2000, 200}, {"popcnt", gen_bitscan, 4, 2000, 200},
-    {"shld", gen_shxd, 0, 3000, 400},    {"shrd", gen_shxd, 1, 3000, 400},
+    {"shld", gen_shxd, 0, 3000, 300},    {"shrd", gen_shxd, 1, 3000, 300},
     {"xadd", gen_xadd_cmpxchg, 0, 3000, 300}, {"cmpxchg", gen_xadd_cmpxchg, 1, 3000, 300},
     {"cmpxchg8b", gen_cmpxchg_wide, 0, 1500, 200}, {"cmpxchg16b", gen_cmpxchg_wide, 1, 1500, 0},
     {"movbe", gen_movbe, 0, 1500, 200},  {"xlat", gen_xlat, 0, 1000, 200},

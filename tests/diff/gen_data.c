@@ -156,8 +156,8 @@ static void gen_nop(struct gen *g, struct dvec *v, int unused)
 }
 
 const struct family families_data[] = {
-    {"mov", gen_mov, 0, 6000, 800},       {"movzx/movsx/movsxd", gen_movx, 0, 4000, 400},
-    {"lea", gen_lea, 0, 6000, 600},       {"xchg", gen_xchg, 0, 3000, 300},
+    {"mov", gen_mov, 0, 6000, 500},       {"movzx/movsx/movsxd", gen_movx, 0, 4000, 400},
+    {"lea", gen_lea, 0, 6000, 400},       {"xchg", gen_xchg, 0, 3000, 300},
     {"cmovcc", gen_cmov, 0, 4000, 300},   {"setcc", gen_setcc, 0, 3000, 200},
     {"bswap", gen_bswap, 0, 1500, 150},   {"cbw/cwde/cdqe", gen_onebyte, 0, 1000, 150},
     {"cwd/cdq/cqo", gen_onebyte, 1, 1000, 150}, {"sahf", gen_onebyte, 2, 1000, 100},

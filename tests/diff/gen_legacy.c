@@ -158,14 +158,14 @@ static void gen_lxs(struct gen *g, struct dvec *v, int unused)
 }
 
 const struct family families_legacy[] = {
-    {"inc r (40+r)", gen_incdec1, 0, 0, 600}, {"dec r (48+r)", gen_incdec1, 1, 0, 600},
+    {"inc r (40+r)", gen_incdec1, 0, 0, 400}, {"dec r (48+r)", gen_incdec1, 1, 0, 400},
     {"pusha", gen_pusha, 0, 0, 400},          {"popa", gen_pusha, 1, 0, 400},
     {"aaa", gen_bcd, 0, 0, 500},              {"aas", gen_bcd, 1, 0, 500},
     {"daa", gen_bcd, 2, 0, 600},              {"das", gen_bcd, 3, 0, 600},
     {"aam", gen_bcd, 4, 0, 500},              {"aad", gen_bcd, 5, 0, 500},
     {"loopne", gen_loop, 0xe0, 0, 400},       {"loope", gen_loop, 0xe1, 0, 400},
     {"loop", gen_loop, 0xe2, 0, 400},         {"jcxz/jecxz", gen_loop, 0xe3, 0, 400},
-    {"jcc/jmp", gen_jcc, 0, 0, 800},          {"call/ret", gen_callret, 0, 0, 600},
+    {"jcc/jmp", gen_jcc, 0, 0, 600},          {"call/ret", gen_callret, 0, 0, 600},
     {"push sreg", gen_sreg, 0, 0, 300},       {"pop sreg", gen_sreg, 1, 0, 500},
     {"les/lds/lss", gen_lxs, 0, 0, 500},
     {0},

@@ -68,7 +68,7 @@ static void gen_pushf(struct gen *g, struct dvec *v, int unused)
 }
 
 const struct family families_stack[] = {
-    {"push/pop", gen_stack, 0, 6000, 1000},
+    {"push/pop", gen_stack, 0, 6000, 700},
     {"pushf/popf", gen_pushf, 0, 2000, 400},
     {0},
 };

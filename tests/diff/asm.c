@@ -3,7 +3,10 @@
  * addressing form (register, [base], [base+disp8/32], SIB with and without base/index, absolute
  * disp32, RIP-relative, 67h 32-bit addressing), immediates. A memory operand is given as the
  * address it must reach; asm_finish picks the base/index register values (and the RIP-relative
- * displacement) that make it so, leaving random garbage wherever the hardware ignores bits. */
+ * displacement) that make it so, leaving random garbage wherever the hardware ignores bits.
+ * In 32- and 16-bit code (a->mode): no REX, eight registers, the mode's default operand and
+ * address sizes (66h/67h select the other), the 16-bit ModRM forms ([bx+si] ... [bx]) for 16-bit
+ * addressing, and addresses are offsets from the data segment's base (DATA_BASE). */
 #include <stdarg.h>
 #include <string.h>
 
@@ -12,9 +15,9 @@
 void asm_init(struct asmb *a, struct gen *g, struct dvec *v, int opsize)
 {
   memset(a, 0, sizeof(*a));
-  a->g = g, a->v = v, a->opsize = opsize;
+  a->g = g, a->v = v, a->opsize = opsize, a->mode = g->mode;
   a->opreg = -1;
-  a->m.base = a->m.index = -1;
+  a->m.base = a->m.index = a->m.rm16 = -1;
 }
 
 void asm_op(struct asmb *a, int n, ...)
@@ -37,9 +40,37 @@ void asm_imm(struct asmb *a, int size, uint64_t imm) { a->immsize = size, a->imm
 static int pick_reg(struct gen *g, uint32_t avoid, int no_rsp)
 {
   for (;;) {
-    int r = (int)rn(g, 16);
+    int r = rreg(g);
     if (!(avoid >> r & 1) && !(no_rsp && r == RSP)) return r;
   }
+}
+
+/* 16-bit addressing: ModRM.rm 0..7 = [bx+si] [bx+di] [bp+si] [bp+di] [si] [di] [bp] [bx];
+ * 8 stands for mod 00 rm 110, [disp16]. */
+static const int8_t base16[8] = {RBX, RBX, RBP, RBP, RSI, RDI, RBP, RBX};
+static const int8_t index16[8] = {RSI, RDI, RSI, RDI, -1, -1, -1, -1};
+
+static void rm_mem16(struct asmb *a, uint32_t avoid, int flags)
+{
+  struct gen *g = a->g;
+  struct mem *m = &a->m;
+  int rm = 8;
+  for (int tries = 0; tries < 8; tries++) {
+    int r = (int)rn(g, (flags & MEM_NEED_REG) ? 8 : 9);
+    if (r == 8 || (!(avoid >> base16[r] & 1) && (index16[r] < 0 || !(avoid >> index16[r] & 1)))) {
+      rm = r;
+      break;
+    }
+  }
+  m->rm16 = rm, m->scale = 1;
+  if (rm == 8) {
+    m->dispsize = 2;
+    return;
+  }
+  m->base = base16[rm], m->index = index16[rm];
+  m->dispsize = (int)rn(g, 3);
+  if (rm == 6 && m->dispsize == 0) m->dispsize = 1;   /* mod 00 rm 110 is [disp16] */
+  m->disp = m->dispsize == 1 ? (int8_t)rnd(g) : m->dispsize == 2 ? (int16_t)rnd(g) : 0;
 }
 
 void asm_rm_mem(struct asmb *a, int reg, uint64_t target, uint32_t avoid, int flags)
@@ -48,13 +79,18 @@ void asm_rm_mem(struct asmb *a, int reg, uint64_t target, uint32_t avoid, int fl
   struct mem *m = &a->m;
   a->has_modrm = 1, a->reg = reg, a->rm_mem = 1;
   m->target = target;
-  m->base = m->index = -1;
+  m->base = m->index = m->rm16 = -1;
   m->scale = 1 << rn(g, 4);
-  m->addr32 = !(flags & MEM_NO_ADDR32) && chance(g, 15);
+  m->pfx67 = !(flags & MEM_NO_ADDR32) && chance(g, a->mode == MODE64 ? 15 : 35);
+  if (addr_size(a->mode, m->pfx67) == 2) {
+    rm_mem16(a, avoid, flags);
+    return;
+  }
   int form = (int)rn(g, 10);
-  if (form == 0 && (flags & MEM_NO_RIP)) form = 1;
+  if (form == 0 && ((flags & MEM_NO_RIP) || a->mode != MODE64)) form = 1;   /* no RIP-relative */
   if (form <= 1 && (flags & MEM_NEED_REG)) form = 2 + (int)rn(g, 8);
-  if ((avoid & 0xffef) == 0xffef && form > 1 && !(flags & MEM_NEED_REG)) form = 1;   /* no usable register */
+  uint32_t all = a->mode == MODE64 ? 0xffef : 0xef;
+  if ((avoid & all) == all && form > 1 && !(flags & MEM_NEED_REG)) form = 1;   /* no usable register */
   switch (form) {
   case 0: m->riprel = 1, m->dispsize = 4; break;
   case 1: m->dispsize = 4; break;                      /* absolute [disp32] */
@@ -88,7 +124,7 @@ int asm_rm_any(struct asmb *a, int reg, int mem_pct, int access_size, uint32_t a
     poke(a->v, t, rand_val(a->g), access_size);
     return 1;
   }
-  asm_rm_reg(a, reg, (int)rn(a->g, 16));
+  asm_rm_reg(a, reg, rreg(a->g));
   return 0;
 }
 
@@ -103,17 +139,41 @@ void asm_rm_locked(struct asmb *a, int reg, int access_size, uint32_t avoid)
   asm_prefix(a, 0xf0);
 }
 
+/* 16-bit addressing: base + index + disp == target's offset (mod 2^16), garbage above. */
+static void fix_regs16(struct asmb *a)
+{
+  struct mem *m = &a->m;
+  struct gen *g = a->g;
+  uint64_t *gpr = a->v->in.gpr;
+  uint64_t t = data_off(g, m->target);
+  if (m->rm16 == 8) {
+    m->disp = (int16_t)t;
+    return;
+  }
+  uint64_t idx = 0;
+  if (m->index >= 0) {
+    idx = rand_val(g);
+    gpr[m->index] = garbage_above(g, idx, 2);
+  }
+  gpr[m->base] = garbage_above(g, (t - (uint64_t)m->disp - idx) & 0xffff, 2);
+}
+
 /* Register values for the memory operand: base + index*scale + disp == target (mod 2^64, or
- * mod 2^32 with random upper halves under 67h). May adjust disp (returned via m). */
+ * mod 2^32 with random upper halves under 32-bit addressing). May adjust disp (returned via m). */
 static void fix_regs(struct asmb *a)
 {
   struct mem *m = &a->m;
   struct gen *g = a->g;
   uint64_t *gpr = a->v->in.gpr;
-  uint64_t t = m->target;
-  uint64_t hi = m->addr32 ? rnd(g) & 0xffffffff00000000ULL : 0;
+  uint64_t t = data_off(g, m->target);
+  int as = addr_size(a->mode, m->pfx67);
+  if (as == 2) {
+    fix_regs16(a);
+    return;
+  }
+  uint64_t hi = as == 4 ? rnd(g) & 0xffffffff00000000ULL : 0;
   if (m->base == RSP || m->index == RSP) hi = 0;   /* RSP must stay canonical (see main.c) */
-  uint64_t lo_mask = m->addr32 ? 0xffffffffULL : ~0ULL;
+  uint64_t lo_mask = as == 4 ? 0xffffffffULL : ~0ULL;
   if (m->base < 0 && m->index < 0) return;
   if (m->index < 0) {
     gpr[m->base] = hi | ((t - (uint64_t)m->disp) & lo_mask);
@@ -132,7 +192,7 @@ static void fix_regs(struct asmb *a)
   }
   for (int tries = 0;; tries++) {
     uint64_t idx = tries < 8 ? rand_val(g) : 0;
-    gpr[m->index] = m->addr32 ? (rnd(g) & 0xffffffff00000000ULL) | (idx & lo_mask) : idx;
+    gpr[m->index] = as == 4 ? (rnd(g) & 0xffffffff00000000ULL) | (idx & lo_mask) : idx;
     gpr[m->base] = hi | ((t - (uint64_t)m->disp - idx * (uint64_t)m->scale) & lo_mask);
     /* RSP must stay canonical (see main.c) */
     if (m->base != RSP || (uint64_t)((int64_t)(gpr[RSP] << 16) >> 16) == gpr[RSP]) break;
@@ -150,12 +210,15 @@ void asm_finish(struct asmb *a)
   /* prefixes, shuffled */
   uint8_t p[10];
   int np = 0;
+  int legacy = a->mode != MODE64;
   for (int i = 0; i < a->npfx; i++) p[np++] = a->pfx[i];
-  if (a->opsize == 2 && !a->vex) p[np++] = 0x66;
-  if ((a->rm_mem || a->moffs) && m->addr32) p[np++] = 0x67;
-  if (chance(g, 8)) {
+  if (a->opsize == (a->mode == MODE16 ? 4 : 2) && !a->vex) p[np++] = 0x66;
+  if ((a->rm_mem || a->moffs) && m->pfx67) p[np++] = 0x67;
+  if (chance(g, 8)) {   /* outside 64-bit code only DS, ES, SS: they share the data segment */
     static const uint8_t segs[] = {0x2e, 0x3e, 0x26, 0x36};
-    p[np++] = segs[rn(g, 4)];
+    p[np] = segs[rn(g, 4)];
+    if (legacy && p[np] == 0x2e) p[np] = 0x3e;
+    np++;
   }
   for (int i = np - 1; i > 0; i--) {
     int j = (int)rn(g, (uint32_t)i + 1);
@@ -179,7 +242,7 @@ void asm_finish(struct asmb *a)
     b[n++] = 0xc4;
     b[n++] = (uint8_t)((~rex & 7) << 5 | a->vex_map);
     b[n++] = (uint8_t)((rex & 8) << 4 | (~a->vex_vvvv & 15) << 3 | a->vex_pp);
-  } else if (rex || a->force_rex || (!a->no_rex && chance(g, 25))) {
+  } else if (!legacy && (rex || a->force_rex || (!a->no_rex && chance(g, 25)))) {
     b[n++] = (uint8_t)(0x40 | rex);
   }
 
@@ -187,8 +250,9 @@ void asm_finish(struct asmb *a)
   if (a->opreg >= 0) b[n - 1] = (uint8_t)(b[n - 1] + (a->opreg & 7));
 
   if (a->moffs) {
-    int as = m->addr32 ? 4 : 8;
-    memcpy(b + n, &m->target, (size_t)as);
+    uint64_t off = data_off(g, m->target);
+    int as = addr_size(a->mode, m->pfx67);
+    memcpy(b + n, &off, (size_t)as);
     n += as;
   }
 
@@ -199,9 +263,13 @@ void asm_finish(struct asmb *a)
       b[n++] = (uint8_t)(0xc0 | reg | (a->rm & 7));
     } else {
       int ss = m->scale == 8 ? 3 : m->scale == 4 ? 2 : m->scale == 2 ? 1 : 0;
-      int mod = m->dispsize == 1 ? 0x40 : m->dispsize == 4 ? 0x80 : 0;
-      if (m->riprel) {
+      int mod = m->dispsize == 1 ? 0x40 : m->dispsize >= 2 ? 0x80 : 0;
+      if (m->rm16 >= 0) {
+        b[n++] = (uint8_t)(m->rm16 == 8 ? reg | 6 : mod | reg | m->rm16);
+      } else if (m->riprel) {
         b[n++] = (uint8_t)(reg | 5);
+      } else if (legacy && m->base < 0 && m->index < 0 && chance(g, 50)) {
+        b[n++] = (uint8_t)(reg | 5);                  /* [disp32] without SIB (RIP-relative in 64-bit code) */
       } else if (m->base < 0) {                       /* no base: SIB with base 101, mod 00 */
         b[n++] = (uint8_t)(reg | 4);
         int idx = m->index < 0 ? 4 : (m->index & 7);
@@ -214,8 +282,8 @@ void asm_finish(struct asmb *a)
         b[n++] = (uint8_t)(mod | reg | (m->base & 7));
       }
       disp_at = n;
-      if (m->base < 0) m->dispsize = 4;
-      if (m->base < 0 && !m->riprel && m->index < 0) m->disp = (int64_t)m->target;
+      if (m->base < 0 && m->rm16 < 0) m->dispsize = 4;
+      if (m->base < 0 && !m->riprel && m->index < 0 && m->rm16 < 0) m->disp = (int64_t)data_off(g, m->target);
       n += m->dispsize;
     }
   }
@@ -226,6 +294,7 @@ void asm_finish(struct asmb *a)
   if (disp_at >= 0) {
     if (m->riprel && !a->no_fix) m->disp = (int64_t)(m->target - (CODE_BASE + (uint64_t)n));
     if (m->dispsize == 1) b[disp_at] = (uint8_t)m->disp;
+    else if (m->dispsize == 2) { int16_t d = (int16_t)m->disp; memcpy(b + disp_at, &d, 2); }
     else if (m->dispsize == 4) { int32_t d = (int32_t)m->disp; memcpy(b + disp_at, &d, 4); }
   }
   a->v->len = (uint8_t)n;

@@ -16,7 +16,7 @@ static void gen_alu(struct gen *g, struct dvec *v, int op)
   int size = (form == 0 || form == 2 || form == 4 || form == 6) ? 1 : rand_size(g, 0);
   int lockable = (form <= 1 || form >= 6) && op != 7;
   int lock = lockable && chance(g, 20);
-  int reg = (int)rn(g, 16);
+  int reg = rreg(g);
   asm_init(&a, g, v, size);
   switch (form) {
   case 0: case 1: case 2: case 3:
@@ -45,7 +45,7 @@ static void gen_test(struct gen *g, struct dvec *v, int unused)
   int form = (int)rn(g, 6), size = form % 2 == 0 ? 1 : rand_size(g, 0);
   asm_init(&a, g, v, size);
   switch (form) {
-  case 0: case 1: asm_op(&a, 1, 0x84 + form); asm_rm_any(&a, (int)rn(g, 16), 40, size, 0); break;
+  case 0: case 1: asm_op(&a, 1, 0x84 + form); asm_rm_any(&a, rreg(g), 40, size, 0); break;
   case 2: case 3: asm_op(&a, 1, 0xa8 + form - 2); asm_imm(&a, size == 1 ? 1 : size == 2 ? 2 : 4, imm_val(g)); break;
   default:
     asm_op(&a, 1, 0xf6 + form - 4);
@@ -101,7 +101,8 @@ static void gen_muldiv(struct gen *g, struct dvec *v, int digit)
     poke(v, t, divisor, size);
   } else {
     static const int regs8[] = {0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15};
-    rm = size == 1 ? regs8[rn(g, 12)] : (int)rn(g, 16);
+    if (size > 1) rm = rreg(g);
+    else rm = g->mode == MODE64 ? regs8[rn(g, 12)] : (int)rn(g, 4);   /* never AH..BH */
     asm_rm_reg(&a, digit, rm);
     if (digit >= 6 && chance(g, 97) && !divisor) divisor = 1;
     v->in.gpr[rm] = with_garbage(g, divisor, size);
@@ -135,7 +136,7 @@ static void gen_imul_n(struct gen *g, struct dvec *v, int unused)
   asm_init(&a, g, v, size);
   if (form == 0) asm_op(&a, 2, 0x0f, 0xaf);
   else asm_op(&a, 1, form == 1 ? 0x69 : 0x6b);
-  asm_rm_any(&a, (int)rn(g, 16), 40, size, 0);
+  asm_rm_any(&a, rreg(g), 40, size, 0);
   if (form == 1) asm_imm(&a, size == 2 ? 2 : 4, imm_val(g));
   if (form == 2) asm_imm(&a, 1, imm_val(g));
   asm_finish(&a);
@@ -144,11 +145,11 @@ static void gen_imul_n(struct gen *g, struct dvec *v, int unused)
 }
 
 const struct family families_alu[] = {
-    {"add", gen_alu, 0, 6000},   {"or", gen_alu, 1, 4000},     {"adc", gen_alu, 2, 6000},
-    {"sbb", gen_alu, 3, 6000},   {"and", gen_alu, 4, 4000},    {"sub", gen_alu, 5, 6000},
-    {"xor", gen_alu, 6, 4000},   {"cmp", gen_alu, 7, 5000},    {"test", gen_test, 0, 4000},
-    {"inc", gen_unary, 0, 3000}, {"dec", gen_unary, 1, 3000},  {"not", gen_unary, 2, 2000},
-    {"neg", gen_unary, 3, 3000}, {"mul", gen_muldiv, 4, 4000}, {"imul", gen_muldiv, 5, 4000},
-    {"imul2/3", gen_imul_n, 0, 5000}, {"div", gen_muldiv, 6, 6000}, {"idiv", gen_muldiv, 7, 6000},
+    {"add", gen_alu, 0, 6000, 400},   {"or", gen_alu, 1, 4000, 400},     {"adc", gen_alu, 2, 6000, 400},
+    {"sbb", gen_alu, 3, 6000, 400},   {"and", gen_alu, 4, 4000, 400},    {"sub", gen_alu, 5, 6000, 400},
+    {"xor", gen_alu, 6, 4000, 400},   {"cmp", gen_alu, 7, 5000, 400},    {"test", gen_test, 0, 4000, 400},
+    {"inc", gen_unary, 0, 3000, 400}, {"dec", gen_unary, 1, 3000, 400},  {"not", gen_unary, 2, 2000, 200},
+    {"neg", gen_unary, 3, 3000, 300}, {"mul", gen_muldiv, 4, 4000, 400}, {"imul", gen_muldiv, 5, 4000, 400},
+    {"imul2/3", gen_imul_n, 0, 5000, 400}, {"div", gen_muldiv, 6, 6000, 500}, {"idiv", gen_muldiv, 7, 6000, 500},
     {0},
 };

@@ -20,7 +20,7 @@ static int rm_src(struct asmb *a, int reg, int size, uint64_t val, uint32_t avoi
     return -1;
   }
   int rm;
-  do rm = (int)rn(a->g, 16); while (avoid >> rm & 1);
+  do rm = rreg(a->g); while (avoid >> rm & 1);
   asm_rm_reg(a, reg, rm);
   a->v->in.gpr[rm] = with_garbage(a->g, val, size);
   return rm;
@@ -34,7 +34,7 @@ static void gen_bt(struct gen *g, struct dvec *v, int digit)
 {
   static const uint8_t rr[] = {0xa3, 0xab, 0xb3, 0xbb};
   struct asmb a;
-  int size = rand_size(g, 0), reg = (int)rn(g, 16);
+  int size = rand_size(g, 0), reg = rreg(g);
   int lock = digit != 4 && chance(g, 20);
   asm_init(&a, g, v, size);
   int imm_form = chance(g, 50);
@@ -55,7 +55,7 @@ static void gen_bt(struct gen *g, struct dvec *v, int digit)
       v->in.gpr[reg] = with_garbage(g, (uint64_t)off, size);
     }
   } else {
-    asm_rm_reg(&a, reg, (int)rn(g, 16));
+    asm_rm_reg(&a, reg, rreg(g));
   }
   asm_finish(&a);
   v->flags_mask = FL_CF | FL_ZF | FL_DF;   /* OF SF AF PF undefined, ZF unaffected */
@@ -74,7 +74,7 @@ static void gen_bitscan(struct gen *g, struct dvec *v, int which)
   static const uint32_t masks[] = {FL_ZF | FL_DF, FL_ZF | FL_DF, FL_CF | FL_ZF | FL_DF,
                                    FL_CF | FL_ZF | FL_DF, FL_CMP};
   struct asmb a;
-  int size = rand_size(g, 0), reg = (int)rn(g, 16);
+  int size = rand_size(g, 0), reg = rreg(g);
   if (which == 3 && !host_lzcnt()) which = 1;   /* without LZCNT the host runs F3 0F BD as BSR */
   asm_init(&a, g, v, size);
   if (which >= 2) asm_prefix(&a, 0xf3);
@@ -95,7 +95,7 @@ static void gen_shxd(struct gen *g, struct dvec *v, int right)
   if (size == 2 && masked > 16) count &= ~16u, masked &= 15;   /* > 16: result undefined */
   asm_init(&a, g, v, size);
   asm_op(&a, 2, 0x0f, (right ? 0xac : 0xa4) + by_cl);
-  asm_rm_any(&a, (int)rn(g, 16), 35, size, by_cl ? 1u << RCX : 0);
+  asm_rm_any(&a, rreg(g), 35, size, by_cl ? 1u << RCX : 0);
   if (by_cl) v->in.gpr[RCX] = (v->in.gpr[RCX] & ~0xffULL) | count;
   else asm_imm(&a, 1, count);
   asm_finish(&a);
@@ -106,7 +106,7 @@ static void gen_shxd(struct gen *g, struct dvec *v, int right)
 static void gen_xadd_cmpxchg(struct gen *g, struct dvec *v, int cmpxchg)
 {
   struct asmb a;
-  int size = rand_size(g, 1), reg = (int)rn(g, 16);
+  int size = rand_size(g, 1), reg = rreg(g);
   asm_init(&a, g, v, size);
   asm_op(&a, 2, 0x0f, (cmpxchg ? 0xb0 : 0xc0) + (size > 1));
   uint64_t dst = rand_val(g);
@@ -150,7 +150,7 @@ static void gen_movbe(struct gen *g, struct dvec *v, int unused)
   asm_init(&a, g, v, size);
   asm_op(&a, 3, 0x0f, 0x38, 0xf0 + rn(g, 2));
   uint64_t t = data_target(g, size);
-  asm_rm_mem(&a, (int)rn(g, 16), t, 0, 0);
+  asm_rm_mem(&a, rreg(g), t, 0, 0);
   asm_finish(&a);
   (void)unused;
 }
@@ -159,12 +159,12 @@ static void gen_movbe(struct gen *g, struct dvec *v, int unused)
 static void gen_xlat(struct gen *g, struct dvec *v, int unused)
 {
   struct asmb a;
-  int addr32 = chance(g, 20);
+  int pfx67 = chance(g, 20);
   asm_init(&a, g, v, rand_size(g, 0));
   asm_op(&a, 1, 0xd7);
-  if (addr32) asm_prefix(&a, 0x67);
+  if (pfx67) asm_prefix(&a, 0x67);
   uint64_t bx = DATA_BASE + 0x100 + rn(g, DATA_SIZE - 0x300);
-  v->in.gpr[RBX] = addr32 ? (rnd(g) & 0xffffffff00000000ULL) | bx : bx;
+  v->in.gpr[RBX] = garbage_above(g, data_off(g, bx), addr_size(g->mode, pfx67));
   asm_finish(&a);
   (void)unused;
 }
@@ -173,11 +173,11 @@ static void gen_xlat(struct gen *g, struct dvec *v, int unused)
 static void gen_adx(struct gen *g, struct dvec *v, int adox)
 {
   struct asmb a;
-  int size = chance(g, 50) ? 4 : 8;
+  int size = chance(g, 50) || g->mode != MODE64 ? 4 : 8;
   asm_init(&a, g, v, size);
   asm_prefix(&a, adox ? 0xf3 : 0x66);
   asm_op(&a, 3, 0x0f, 0x38, 0xf6);
-  rm_src(&a, (int)rn(g, 16), size, rand_val(g), 0);
+  rm_src(&a, rreg(g), size, rand_val(g), 0);
   asm_finish(&a);
 }
 
@@ -203,12 +203,12 @@ static void gen_bmi(struct gen *g, struct dvec *v, int which)
 {
   const struct bmi *b = &bmis[which];
   struct asmb a;
-  int size = chance(g, 50) ? 4 : 8;
+  int size = chance(g, 50) || g->mode != MODE64 ? 4 : 8;   /* VEX.W is ignored outside 64-bit code */
   asm_init(&a, g, v, size);
-  a.vex = 1, a.vex_map = b->map, a.vex_pp = b->pp, a.vex_vvvv = (int)rn(g, 16);
+  a.vex = 1, a.vex_map = b->map, a.vex_pp = b->pp, a.vex_vvvv = rreg(g);
   if (which == 8 && chance(g, 90)) a.vex_vvvv = 0;   /* RORX: VEX.vvvv must be 1111b, else #UD */
   asm_op(&a, 1, b->op);
-  asm_rm_any(&a, b->digit >= 0 ? b->digit : (int)rn(g, 16), 40, size, 0);
+  asm_rm_any(&a, b->digit >= 0 ? b->digit : rreg(g), 40, size, 0);
   if (b->has_imm) asm_imm(&a, 1, rnd(g));
   if (which == 1 || which == 5) {   /* BEXTR start/len, BZHI index: mostly meaningful values */
     uint64_t c = chance(g, 80) ? (rn(g, 80) | (uint64_t)rn(g, 80) << 8) : rand_val(g);
@@ -219,18 +219,18 @@ static void gen_bmi(struct gen *g, struct dvec *v, int which)
 }
 
 const struct family families_bits[] = {
-    {"bt", gen_bt, 4, 3000},        {"bts", gen_bt, 5, 2000},        {"btr", gen_bt, 6, 2000},
-    {"btc", gen_bt, 7, 2000},       {"bsf", gen_bitscan, 0, 2000},   {"bsr", gen_bitscan, 1, 2000},
-    {"tzcnt", gen_bitscan, 2, 2000}, {"lzcnt", gen_bitscan, 3, 2000}, {"popcnt", gen_bitscan, 4, 2000},
-    {"shld", gen_shxd, 0, 3000},    {"shrd", gen_shxd, 1, 3000},
-    {"xadd", gen_xadd_cmpxchg, 0, 3000}, {"cmpxchg", gen_xadd_cmpxchg, 1, 3000},
-    {"cmpxchg8b", gen_cmpxchg_wide, 0, 1500}, {"cmpxchg16b", gen_cmpxchg_wide, 1, 1500},
-    {"movbe", gen_movbe, 0, 1500},  {"xlat", gen_xlat, 0, 1000},
-    {"adcx", gen_adx, 0, 1500},     {"adox", gen_adx, 1, 1500},
-    {"andn", gen_bmi, 0, 1000},     {"bextr", gen_bmi, 1, 1500},     {"blsi", gen_bmi, 2, 1000},
-    {"blsmsk", gen_bmi, 3, 1000},   {"blsr", gen_bmi, 4, 1000},      {"bzhi", gen_bmi, 5, 1500},
-    {"pdep", gen_bmi, 6, 1000},     {"pext", gen_bmi, 7, 1000},      {"rorx", gen_bmi, 8, 1000},
-    {"sarx", gen_bmi, 9, 1000},     {"shlx", gen_bmi, 10, 1000},     {"shrx", gen_bmi, 11, 1000},
-    {"mulx", gen_bmi, 12, 1000},
+    {"bt", gen_bt, 4, 3000, 300},        {"bts", gen_bt, 5, 2000, 250},        {"btr", gen_bt, 6, 2000, 250},
+    {"btc", gen_bt, 7, 2000, 250},       {"bsf", gen_bitscan, 0, 2000, 250},   {"bsr", gen_bitscan, 1, 2000, 250},
+    {"tzcnt", gen_bitscan, 2, 2000, 200}, {"lzcnt", gen_bitscan, 3, 2000, 200}, {"popcnt", gen_bitscan, 4, 2000, 200},
+    {"shld", gen_shxd, 0, 3000, 300},    {"shrd", gen_shxd, 1, 3000, 300},
+    {"xadd", gen_xadd_cmpxchg, 0, 3000, 300}, {"cmpxchg", gen_xadd_cmpxchg, 1, 3000, 300},
+    {"cmpxchg8b", gen_cmpxchg_wide, 0, 1500, 200}, {"cmpxchg16b", gen_cmpxchg_wide, 1, 1500, 0},
+    {"movbe", gen_movbe, 0, 1500, 200},  {"xlat", gen_xlat, 0, 1000, 200},
+    {"adcx", gen_adx, 0, 1500, 150},     {"adox", gen_adx, 1, 1500, 150},
+    {"andn", gen_bmi, 0, 1000, 60},     {"bextr", gen_bmi, 1, 1500, 60},     {"blsi", gen_bmi, 2, 1000, 60},
+    {"blsmsk", gen_bmi, 3, 1000, 60},   {"blsr", gen_bmi, 4, 1000, 60},      {"bzhi", gen_bmi, 5, 1500, 60},
+    {"pdep", gen_bmi, 6, 1000, 60},     {"pext", gen_bmi, 7, 1000, 60},      {"rorx", gen_bmi, 8, 1000, 60},
+    {"sarx", gen_bmi, 9, 1000, 60},     {"shlx", gen_bmi, 10, 1000, 60},     {"shrx", gen_bmi, 11, 1000, 60},
+    {"mulx", gen_bmi, 12, 1000, 60},
     {0},
 };

@@ -21,7 +21,28 @@ static const uint64_t interesting[] = {
 int rand_size(struct gen *g, int allow8)
 {
   static const int s[] = {1, 2, 4, 8};
-  return allow8 ? s[rn(g, 4)] : s[1 + rn(g, 3)];
+  int n = g->mode == MODE64 ? 4 : 3;
+  return allow8 ? s[rn(g, (uint32_t)n)] : s[1 + rn(g, (uint32_t)n - 1)];
+}
+
+int rreg(struct gen *g) { return (int)rn(g, g->mode == MODE64 ? 16 : 8); }
+
+uint64_t data_off(const struct gen *g, uint64_t lin) { return g->mode == MODE64 ? lin : lin - DATA_BASE; }
+
+uint64_t garbage_above(struct gen *g, uint64_t val, int size)
+{
+  if (size >= 8) return val;
+  uint64_t m = (1ULL << (size * 8)) - 1;
+  return (rnd(g) & ~m) | (val & m);
+}
+
+int addr_size(int mode, int pfx67)
+{
+  switch (mode) {
+  case MODE64: return pfx67 ? 4 : 8;
+  case MODE32: return pfx67 ? 2 : 4;
+  default: return pfx67 ? 4 : 2;
+  }
 }
 
 uint64_t rand_val(struct gen *g)

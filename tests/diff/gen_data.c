@@ -14,10 +14,10 @@ static void gen_mov(struct gen *g, struct dvec *v, int unused)
   switch (form) {
   case 0: case 1: case 2: case 3:
     asm_op(&a, 1, 0x88 + (form & 2) + (size > 1));
-    asm_rm_any(&a, (int)rn(g, 16), 50, size, 0);
+    asm_rm_any(&a, rreg(g), 50, size, 0);
     break;
-  case 4: asm_op(&a, 1, 0xb0); a.opreg = (int)rn(g, 16); asm_imm(&a, 1, rand_val(g)); break;
-  case 5: asm_op(&a, 1, 0xb8); a.opreg = (int)rn(g, 16); asm_imm(&a, size == 8 ? 8 : imm_size(size), rand_val(g)); break;
+  case 4: asm_op(&a, 1, 0xb0); a.opreg = rreg(g); asm_imm(&a, 1, rand_val(g)); break;
+  case 5: asm_op(&a, 1, 0xb8); a.opreg = rreg(g); asm_imm(&a, size == 8 ? 8 : imm_size(size), rand_val(g)); break;
   case 6: case 7:
     asm_op(&a, 1, 0xc6 + (size > 1));
     asm_rm_any(&a, 0, 50, size, 0);
@@ -28,7 +28,7 @@ static void gen_mov(struct gen *g, struct dvec *v, int unused)
     asm_op(&a, 1, 0xa0 + (rn(g, 2) << 1) + (size > 1));
     a.moffs = 1;
     a.m.target = t;
-    a.m.addr32 = chance(g, 25);
+    a.m.pfx67 = chance(g, 25);
     poke(v, t, rand_val(g), size);
     break;
   }
@@ -41,15 +41,16 @@ static void gen_movx(struct gen *g, struct dvec *v, int unused)
 {
   struct asmb a;
   int form = (int)rn(g, 5), size = rand_size(g, 0);
+  if (form == 4 && g->mode != MODE64) form = (int)rn(g, 4);   /* 63 is ARPL there */
   if (form == 4) {   /* MOVSXD (63 /r) at every size */
     asm_init(&a, g, v, size);
     asm_op(&a, 1, 0x63);
-    asm_rm_any(&a, (int)rn(g, 16), 40, size == 8 ? 4 : size, 0);
+    asm_rm_any(&a, rreg(g), 40, size == 8 ? 4 : size, 0);
   } else {           /* 0F B6 MOVZX r, r/m8; B7 r, r/m16; BE MOVSX r, r/m8; BF r, r/m16 */
     static const uint8_t ops[] = {0xb6, 0xb7, 0xbe, 0xbf};
     asm_init(&a, g, v, size);
     asm_op(&a, 2, 0x0f, ops[form]);
-    asm_rm_any(&a, (int)rn(g, 16), 40, (form & 1) ? 2 : 1, 0);
+    asm_rm_any(&a, rreg(g), 40, (form & 1) ? 2 : 1, 0);
   }
   asm_finish(&a);
   (void)unused;
@@ -60,8 +61,8 @@ static void gen_lea(struct gen *g, struct dvec *v, int unused)
   struct asmb a;
   asm_init(&a, g, v, rand_size(g, 0));
   asm_op(&a, 1, 0x8d);
-  asm_rm_mem(&a, (int)rn(g, 16), (uint64_t)(int64_t)(int32_t)rnd(g), 0, 0);
-  if (chance(g, 50)) a.m.addr32 = 1;
+  asm_rm_mem(&a, rreg(g), (uint64_t)(int64_t)(int32_t)rnd(g), 0, 0);
+  if (chance(g, 50) && g->mode == MODE64) a.m.pfx67 = 1;
   a.no_fix = 1;   /* the address is only computed: keep the random registers */
   asm_finish(&a);
   (void)unused;
@@ -74,17 +75,17 @@ static void gen_xchg(struct gen *g, struct dvec *v, int unused)
   asm_init(&a, g, v, size);
   if (form == 2) {   /* 90+r: XCHG rAX, r (90 itself is NOP unless REX.B) */
     asm_op(&a, 1, 0x90);
-    a.opreg = (int)rn(g, 16);
+    a.opreg = rreg(g);
   } else {
     asm_op(&a, 1, 0x86 + form);
     if (chance(g, 50)) {
-      asm_rm_reg(&a, (int)rn(g, 16), (int)rn(g, 16));
+      asm_rm_reg(&a, rreg(g), rreg(g));
     } else if (chance(g, 50)) {
-      asm_rm_locked(&a, (int)rn(g, 16), size, 0);
+      asm_rm_locked(&a, rreg(g), size, 0);
     } else {         /* implicitly locked: keep it inside a cache line too */
       uint64_t t = data_target(g, size);
       if ((t & 63) + (uint64_t)size > 64) t -= (uint64_t)size;
-      asm_rm_mem(&a, (int)rn(g, 16), t, 0, 0);
+      asm_rm_mem(&a, rreg(g), t, 0, 0);
     }
   }
   asm_finish(&a);
@@ -97,7 +98,7 @@ static void gen_cmov(struct gen *g, struct dvec *v, int unused)
   int size = rand_size(g, 0);
   asm_init(&a, g, v, size);
   asm_op(&a, 2, 0x0f, 0x40 + rn(g, 16));
-  asm_rm_any(&a, (int)rn(g, 16), 40, size, 0);
+  asm_rm_any(&a, rreg(g), 40, size, 0);
   asm_finish(&a);
   (void)unused;
 }
@@ -115,10 +116,10 @@ static void gen_setcc(struct gen *g, struct dvec *v, int unused)
 static void gen_bswap(struct gen *g, struct dvec *v, int unused)
 {
   struct asmb a;
-  int size = chance(g, 10) ? 2 : (chance(g, 50) ? 4 : 8);
+  int size = chance(g, 10) ? 2 : (chance(g, 50) || g->mode != MODE64 ? 4 : 8);
   asm_init(&a, g, v, size);
   asm_op(&a, 2, 0x0f, 0xc8);
-  a.opreg = (int)rn(g, 16);
+  a.opreg = rreg(g);
   asm_finish(&a);
   (void)unused;
 }
@@ -155,12 +156,12 @@ static void gen_nop(struct gen *g, struct dvec *v, int unused)
 }
 
 const struct family families_data[] = {
-    {"mov", gen_mov, 0, 6000},       {"movzx/movsx/movsxd", gen_movx, 0, 4000},
-    {"lea", gen_lea, 0, 6000},       {"xchg", gen_xchg, 0, 3000},
-    {"cmovcc", gen_cmov, 0, 4000},   {"setcc", gen_setcc, 0, 3000},
-    {"bswap", gen_bswap, 0, 1500},   {"cbw/cwde/cdqe", gen_onebyte, 0, 1000},
-    {"cwd/cdq/cqo", gen_onebyte, 1, 1000}, {"sahf", gen_onebyte, 2, 1000},
-    {"lahf", gen_onebyte, 3, 1000},  {"clc/stc/cmc/cld/std", gen_onebyte, -1, 1500},
-    {"nop", gen_nop, 0, 1000},
+    {"mov", gen_mov, 0, 6000, 500},       {"movzx/movsx/movsxd", gen_movx, 0, 4000, 400},
+    {"lea", gen_lea, 0, 6000, 400},       {"xchg", gen_xchg, 0, 3000, 300},
+    {"cmovcc", gen_cmov, 0, 4000, 300},   {"setcc", gen_setcc, 0, 3000, 200},
+    {"bswap", gen_bswap, 0, 1500, 150},   {"cbw/cwde/cdqe", gen_onebyte, 0, 1000, 150},
+    {"cwd/cdq/cqo", gen_onebyte, 1, 1000, 150}, {"sahf", gen_onebyte, 2, 1000, 100},
+    {"lahf", gen_onebyte, 3, 1000, 100},  {"clc/stc/cmc/cld/std", gen_onebyte, -1, 1500, 150},
+    {"nop", gen_nop, 0, 1000, 100},
     {0},
 };

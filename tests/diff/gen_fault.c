@@ -26,7 +26,7 @@ static void gen_noncanon(struct gen *g, struct dvec *v, int unused)
   }
   asm_init(&a, g, v, size == 8 && (k == 4 || k == 5) ? 4 : size);
   asm_op(&a, 1, ops[k][0]);
-  int reg = ops[k][1] || k == 4 || k == 5 || k == 6 ? ops[k][1] : (int)rn(g, 16);
+  int reg = ops[k][1] || k == 4 || k == 5 || k == 6 ? ops[k][1] : rreg(g);
   asm_rm_mem(&a, reg, t, 1u << RSP, MEM_NO_RIP | MEM_NO_ADDR32 | MEM_NEED_REG);
   if (k == 6) v->in.gpr[RDX] = 0, v->in.gpr[RAX] |= 1;   /* DIV m: the fault comes first */
   asm_finish(&a);
@@ -34,6 +34,6 @@ static void gen_noncanon(struct gen *g, struct dvec *v, int unused)
 }
 
 const struct family families_fault[] = {
-    {"non-canonical memory", gen_noncanon, 0, 3000},
+    {"non-canonical memory", gen_noncanon, 0, 3000, 0},
     {0},
 };

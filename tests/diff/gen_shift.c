@@ -40,9 +40,9 @@ static void gen_shift(struct gen *g, struct dvec *v, int digit)
 }
 
 const struct family families_shift[] = {
-    {"rol", gen_shift, SH_ROL, 4000}, {"ror", gen_shift, SH_ROR, 4000},
-    {"rcl", gen_shift, SH_RCL, 5000}, {"rcr", gen_shift, SH_RCR, 5000},
-    {"shl", gen_shift, SH_SHL, 5000}, {"shr", gen_shift, SH_SHR, 5000},
-    {"sal(/6)", gen_shift, SH_SAL, 1500}, {"sar", gen_shift, SH_SAR, 5000},
+    {"rol", gen_shift, SH_ROL, 4000, 400}, {"ror", gen_shift, SH_ROR, 4000, 400},
+    {"rcl", gen_shift, SH_RCL, 5000, 500}, {"rcr", gen_shift, SH_RCR, 5000, 500},
+    {"shl", gen_shift, SH_SHL, 5000, 500}, {"shr", gen_shift, SH_SHR, 5000, 500},
+    {"sal(/6)", gen_shift, SH_SAL, 1500, 150}, {"sar", gen_shift, SH_SAR, 5000, 500},
     {0},
 };

@@ -1,10 +1,13 @@
 /* Native execution trampoline for the differential tests.
  *
- * int diff_native_enter(void): saves the host's callee-saved registers and RSP, loads RFLAGS and
- * the 16 GPRs from diff_in (RSP last), and jumps to diff_code_entry (the instruction under test,
- * followed by `jmp [rip+0]` to diff_native_return). diff_native_return stores the 16 GPRs and
- * RFLAGS into diff_out and returns 0 to the caller. A signal handler that catches a fault in the
- * instruction sets the interrupted RIP to diff_native_fault, which returns 1.
+ * int diff_native_enter(void): saves the host's callee-saved registers, RSP and DS/ES/SS, loads
+ * DS/ES/SS with diff_data_sel (32/16-bit code; 0 keeps the host's), RFLAGS and the 16 GPRs from
+ * diff_in (RSP last), and jumps through diff_entry: to the instruction at CODE_BASE (64-bit
+ * code) or to diff_far_entry, a far jump to diff_far_target (selector:offset of 32/16-bit code).
+ * The instruction is followed by a jump to diff_native_return, and a taken branch lands on one to
+ * diff_native_return_taken (sets diff_taken); both store the 16 GPRs, RFLAGS and ES/SS/DS into
+ * diff_out, restore the host's segments and return 0. A signal handler that catches a fault in
+ * the instruction resumes at diff_native_fault (64-bit code), which returns 1.
  * Only RIP-relative accesses and instructions that leave RFLAGS alone are used between the
  * loads/stores and the instruction, so every register reaches it (and comes back) untouched. */
         .text
@@ -20,7 +23,16 @@ diff_native_enter:
         pushq %r14
         pushq %r15
         movq %rsp, diff_host_rsp(%rip)
-        pushq diff_in+128(%rip)
+        movw %es, diff_host_seg+0(%rip)
+        movw %ss, diff_host_seg+2(%rip)
+        movw %ds, diff_host_seg+4(%rip)
+        movw diff_data_sel(%rip), %ax
+        testw %ax, %ax
+        jz 1f
+        movw %ax, %es           /* bases are ignored in 64-bit code: the loads below still work */
+        movw %ax, %ss
+        movw %ax, %ds
+1:      pushq diff_in+128(%rip)
         popfq
         movq diff_in+0(%rip), %rax
         movq diff_in+8(%rip), %rcx
@@ -38,8 +50,18 @@ diff_native_enter:
         movq diff_in+112(%rip), %r14
         movq diff_in+120(%rip), %r15
         movq diff_in+32(%rip), %rsp
-        jmp *diff_code_entry(%rip)
+        jmp *diff_entry(%rip)
         .size diff_native_enter, .-diff_native_enter
+
+        .globl diff_far_entry
+        .hidden diff_far_entry
+diff_far_entry:
+        ljmpl *diff_far_target(%rip)    /* m16:32 */
+
+        .globl diff_native_return_taken
+        .hidden diff_native_return_taken
+diff_native_return_taken:
+        movb $1, diff_taken(%rip)
 
         .globl diff_native_return
         .hidden diff_native_return
@@ -61,13 +83,14 @@ diff_native_return:
         movq %r13, diff_out+104(%rip)
         movq %r14, diff_out+112(%rip)
         movq %r15, diff_out+120(%rip)
+        movw %es, diff_out+136(%rip)
+        movw %ss, diff_out+138(%rip)
+        movw %ds, diff_out+140(%rip)
         movq diff_host_rsp(%rip), %rsp
         pushfq
         popq diff_out+128(%rip)
-        pushq $0x202            /* DF, AC and the arithmetic flags back to what C expects */
-        popfq
         xorl %eax, %eax
-        jmp 1f
+        jmp 2f
         .size diff_native_return, .-diff_native_return
 
         .globl diff_native_fault
@@ -75,10 +98,13 @@ diff_native_return:
         .type diff_native_fault, @function
 diff_native_fault:
         movq diff_host_rsp(%rip), %rsp
-        pushq $0x202
-        popfq
         movl $1, %eax
-1:      popq %r15
+2:      movw diff_host_seg+0(%rip), %es
+        movw diff_host_seg+2(%rip), %ss
+        movw diff_host_seg+4(%rip), %ds
+        pushq $0x202            /* DF, AC and the arithmetic flags back to what C expects */
+        popfq
+        popq %r15
         popq %r14
         popq %r13
         popq %r12
@@ -89,11 +115,17 @@ diff_native_fault:
 
         .bss
         .balign 64
-        .globl diff_in, diff_out, diff_code_entry, diff_host_rsp
-        .hidden diff_in, diff_out, diff_code_entry, diff_host_rsp
-diff_in:        .skip 136
-diff_out:       .skip 136
-diff_code_entry: .skip 8
+        .globl diff_in, diff_out, diff_host_rsp, diff_entry, diff_far_target
+        .globl diff_data_sel, diff_taken
+        .hidden diff_in, diff_out, diff_host_rsp, diff_entry, diff_far_target
+        .hidden diff_data_sel, diff_taken
+diff_in:        .skip 144
+diff_out:       .skip 144
 diff_host_rsp:  .skip 8
+diff_entry:     .skip 8
+diff_far_target: .skip 8       /* .long offset; .word selector */
+diff_host_seg:  .skip 8
+diff_data_sel:  .skip 2
+diff_taken:     .skip 1
 
         .section .note.GNU-stack,"",@progbits

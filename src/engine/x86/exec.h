@@ -26,7 +26,7 @@
   X(pinsrw) X(pextrw) X(pshuf) X(shufp) X(pbshift) X(sse_binop) X(sse_shift) X(sse_cmp)        \
   X(comis) X(cvt_si2f) X(cvt_f2si) X(ldmxcsr) X(stmxcsr) X(fxsave) X(fxrstor) X(x87) X(mmx) \
   X(sse4_binop) X(sse4_imm) X(sse4_blendv) X(ptest) X(movntdqa) X(sse4_extract) X(sse4_insert)   \
-  X(pcmpstr) X(crc32) X(xgetbv) X(xsetbv) X(xsave) X(xrstor)
+  X(pcmpstr) X(crc32) X(xgetbv) X(xsetbv) X(xsave) X(xrstor) X(bcd) X(lxs)
 
 #define X(name) HANDLER(name);
 EXEC_HANDLERS(X)

@@ -1,4 +1,6 @@
 /* Data movement: MOV and friends, stack operations, flags transfer, conversions. */
+#include <Zydis/Zydis.h>
+
 #include "exec.h"
 
 HANDLER(mov)
@@ -182,4 +184,23 @@ HANDLER(popa)
     uint64_t v = pop(cpu, size);
     if (r != R_SP) reg_write(cpu, r, size, v);
   }
+}
+
+/* LES/LDS/LSS/LFS/LGS r, m16:16/m16:32/m16:64: the selector follows the offset; the segment is
+ * loaded (and checked) before the register is written */
+HANDLER(lxs)
+{
+  int size = in->op[0].size, seg;
+  switch (in->mnemonic) {
+  case ZYDIS_MNEMONIC_LES: seg = S_ES; break;
+  case ZYDIS_MNEMONIC_LSS: seg = S_SS; break;
+  case ZYDIS_MNEMONIC_LFS: seg = S_FS; break;
+  case ZYDIS_MNEMONIC_LGS: seg = S_GS; break;
+  default: seg = S_DS; break;
+  }
+  uint64_t ea = insn_ea(cpu, in);
+  uint64_t off = mem_read(cpu, in->seg, ea, size);
+  uint16_t sel = (uint16_t)mem_read(cpu, in->seg, (ea + (uint64_t)size) & addr_mask(in->addrsize), 2);
+  load_seg(cpu, seg, sel);
+  reg_write(cpu, in->op[0].reg, size, off);
 }

@@ -60,6 +60,7 @@ struct skvm_vm {
   uint64_t tss_addr, identity_map_addr;
   struct skvm_irqchip *irqchip;  /* KVM_CREATE_IRQCHIP (irqchip/), NULL = userspace irqchip */
   uint32_t max_vcpu_ids;      /* KVM_CAP_MAX_VCPU_ID, 0 = the default (SKVM_MAX_VCPU_ID) */
+  int64_t tsc_offset;         /* every vCPU's TSC starts at 0 when the VM is created, as KVM syncs them */
   uint64_t nr_mmu_pages;      /* KVM_SET_NR_MMU_PAGES: recorded only, there is no shadow MMU */
   uint8_t user_msr_exits;     /* KVM_CAP_X86_USER_SPACE_MSR: KVM_MSR_EXIT_REASON_* */
   pthread_rwlock_t msr_filter_lock;

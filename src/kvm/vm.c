@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -14,6 +15,9 @@ int vm_create(void)
   if (!vm->slots) goto err_vm;
   pthread_mutex_init(&vm->lock, NULL);
   pthread_rwlock_init(&vm->msr_filter_lock, NULL);
+  struct timespec now;   /* the engine's TSC is CLOCK_MONOTONIC ns + the offset */
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  vm->tsc_offset = -((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
   vm->refs = 1;
   int fd = eventfd(0, EFD_CLOEXEC);
   if (fd < 0) goto err_slots;

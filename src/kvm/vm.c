@@ -14,6 +14,7 @@ int vm_create(void)
   if (!vm->slots) goto err_vm;
   pthread_mutex_init(&vm->lock, NULL);
   pthread_rwlock_init(&vm->msr_filter_lock, NULL);
+  hv_vm_init(vm);
   vm->refs = 1;
   int fd = eventfd(0, EFD_CLOEXEC);
   if (fd < 0) goto err_slots;
@@ -37,6 +38,7 @@ void vm_put(struct skvm_vm *vm)
   if (refs) return;
   irqchip_destroy(vm);
   msr_filter_destroy(vm);
+  hv_vm_destroy(vm);
   pthread_rwlock_destroy(&vm->msr_filter_lock);
   memslot_free_all(vm);
   free(vm->slots);
@@ -63,6 +65,8 @@ static long enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap)
     else if (!vm->max_vcpu_ids) vm->max_vcpu_ids = (uint32_t)cap->args[0], r = 0;
     pthread_mutex_unlock(&vm->lock);
     return r;
+  case KVM_CAP_DISABLE_QUIRKS2:
+    return pv_vm_enable_cap(vm, cap);
   }
   return r;
 }
@@ -82,6 +86,9 @@ long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
     return enable_cap(vm, arg);
   case KVM_X86_SET_MSR_FILTER:
     return msr_filter_set(vm, arg);
+  case KVM_GET_CLOCK:
+  case KVM_SET_CLOCK:
+    return pv_vm_ioctl(vm, req, arg);
   case KVM_SET_NR_MMU_PAGES:
     if ((unsigned long)arg < 64) return -EINVAL;   /* KVM_MIN_ALLOC_MMU_PAGES */
     vm->nr_mmu_pages = (unsigned long)arg;

@@ -151,6 +151,8 @@ void vcpu_signals_leave(struct skvm_vcpu *v);
 long vcpu_set_signal_mask(struct skvm_vcpu *v, const struct kvm_signal_mask *m);
 
 /* kvm_pv.c: KVM paravirt (kvmclock, steal time, PV features, hypercalls) */
+void pv_vm_init(struct skvm_vm *vm);
+void pv_vm_destroy(struct skvm_vm *vm);
 long pv_check_extension(struct skvm_vm *vm, long cap);
 long pv_vm_enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap);
 long pv_vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg);

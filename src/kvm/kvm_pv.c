@@ -93,6 +93,15 @@ int pv_guest_rw(struct skvm_vcpu *v, uint64_t gpa, void *buf, size_t len, bool w
   return ret;
 }
 
+/* kvmclock starts at 0 when the VM is created, as KVM's (kvm_arch_init_vm) */
+void pv_vm_init(struct skvm_vm *vm)
+{
+  vm->pv.kvmclock_offset = -(int64_t)pv_host_ns();
+  hv_vm_init(vm);
+}
+
+void pv_vm_destroy(struct skvm_vm *vm) { hv_vm_destroy(vm); }
+
 /* ---- CPUID and capabilities ---- */
 
 int pv_supported_cpuid(struct kvm_cpuid_entry2 *out)

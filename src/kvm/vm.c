@@ -14,7 +14,7 @@ int vm_create(void)
   if (!vm->slots) goto err_vm;
   pthread_mutex_init(&vm->lock, NULL);
   pthread_rwlock_init(&vm->msr_filter_lock, NULL);
-  hv_vm_init(vm);
+  pv_vm_init(vm);
   vm->refs = 1;
   int fd = eventfd(0, EFD_CLOEXEC);
   if (fd < 0) goto err_slots;
@@ -38,7 +38,7 @@ void vm_put(struct skvm_vm *vm)
   if (refs) return;
   irqchip_destroy(vm);
   msr_filter_destroy(vm);
-  hv_vm_destroy(vm);
+  pv_vm_destroy(vm);
   pthread_rwlock_destroy(&vm->msr_filter_lock);
   memslot_free_all(vm);
   free(vm->slots);

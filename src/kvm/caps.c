@@ -47,6 +47,5 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_NR_MEMSLOTS:
     return SKVM_USER_MEM_SLOTS;
   }
-  (void)vm;
-  return 0;
+  return pv_check_extension(vm, cap);   /* KVM paravirt and Hyper-V (kvm_pv.c, hyperv.c), else 0 */
 }

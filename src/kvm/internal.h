@@ -45,6 +45,46 @@ struct retired {
 
 struct skvm_vcpu;
 struct skvm_irqchip;
+
+/* KVM paravirt state (kvm_pv.c) */
+struct skvm_pv_vm {
+  int64_t kvmclock_offset;    /* kvmclock = host CLOCK_MONOTONIC ns + this */
+  uint64_t disabled_quirks;   /* KVM_CAP_DISABLE_QUIRKS2 */
+  uint64_t wall_clock;        /* MSR_KVM_WALL_CLOCK(_NEW) last written */
+};
+struct skvm_pv_vcpu {
+  bool enforce;               /* KVM_CAP_ENFORCE_PV_FEATURE_CPUID */
+  uint64_t system_time;       /* MSR_KVM_SYSTEM_TIME(_NEW): the pvclock page GPA | enable */
+  bool system_time_new;
+  int64_t clock_tsc_offset, clock_kvm_offset;   /* what the pvclock page was last written for */
+  bool clock_written;
+  uint64_t steal_time;        /* MSR_KVM_STEAL_TIME */
+  uint64_t last_steal;        /* the thread's run_delay at the last steal-time update */
+  uint64_t poll_control;      /* MSR_KVM_POLL_CONTROL */
+  bool vm_locked;             /* this thread holds vm->lock (pv_guest_rw outside KVM_RUN) */
+};
+
+/* Hyper-V state (hyperv.c); partition-wide MSRs under lock */
+struct skvm_hv_vm {
+  pthread_mutex_t lock;
+  uint64_t guest_os_id, hypercall, tsc_page;
+  int tsc_page_status;        /* HV_TSC_PAGE_* (hyperv.c) */
+  uint64_t tsc_scale;         /* the reference TSC page last written */
+  int64_t tsc_offset;
+  uint64_t crash_param[5], crash_ctl;
+  uint64_t reenlightenment_control, tsc_emulation_control, tsc_emulation_status;
+  uint64_t syndbg_control, syndbg_status, syndbg_send, syndbg_recv, syndbg_pending, syndbg_options;
+};
+struct skvm_hv_vcpu {
+  bool enforce;               /* KVM_CAP_HYPERV_ENFORCE_CPUID */
+  uint32_t vp_index;
+  int64_t runtime_offset;     /* HV_X64_MSR_VP_RUNTIME, 100 ns */
+  uint64_t vp_assist;
+  /* SynIC and synthetic timers: registers only (nothing is delivered yet) */
+  bool synic_active;          /* KVM_CAP_HYPERV_SYNIC(2) */
+  uint64_t scontrol, sversion, siefp, simp, sint[16];
+  uint64_t stimer_config[4], stimer_count[4];
+};
 struct skvm_lapic;
 
 struct skvm_vm {
@@ -65,6 +105,8 @@ struct skvm_vm {
   uint8_t user_msr_exits;     /* KVM_CAP_X86_USER_SPACE_MSR: KVM_MSR_EXIT_REASON_* */
   pthread_rwlock_t msr_filter_lock;
   struct skvm_msr_filter *msr_filter;   /* KVM_X86_SET_MSR_FILTER, NULL = allow all */
+  struct skvm_pv_vm pv;
+  struct skvm_hv_vm hv;
 };
 
 struct skvm_vcpu {
@@ -78,6 +120,8 @@ struct skvm_vcpu {
   /* KVM_SET_SIGNAL_MASK and KVM_RUN's signal window (vcpu_ops.c) */
   bool has_sigmask, watching;
   sigset_t sigmask, sig_saved, sig_run, sig_watch;
+  struct skvm_pv_vcpu pv;
+  struct skvm_hv_vcpu hv;
   struct x86_cpu cpu;
 };
 
@@ -120,6 +164,38 @@ void vcpu_get_debugregs(struct skvm_vcpu *v, struct kvm_debugregs *d);
 long vcpu_set_debugregs(struct skvm_vcpu *v, const struct kvm_debugregs *d);
 long vcpu_sync_regs_in(struct skvm_vcpu *v);
 void vcpu_sync_regs_out(struct skvm_vcpu *v);
+/* kvm_pv.c: KVM paravirt (kvmclock, steal time, PV features, hypercalls) */
+void pv_vm_init(struct skvm_vm *vm);
+void pv_vm_destroy(struct skvm_vm *vm);
+long pv_check_extension(struct skvm_vm *vm, long cap);
+long pv_vm_enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap);
+long pv_vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg);
+long pv_vcpu_enable_cap(struct skvm_vcpu *v, const struct kvm_enable_cap *cap);
+int pv_supported_cpuid(struct kvm_cpuid_entry2 *out);
+void pv_vcpu_run_enter(struct skvm_vcpu *v);   /* KVM_RUN, before the vCPU counts as running */
+int pv_msr_get(struct skvm_vcpu *v, uint32_t index, uint64_t *val);
+int pv_msr_set(struct skvm_vcpu *v, uint32_t index, uint64_t val, bool host);
+int pv_hypercall(struct skvm_vcpu *v, bool vmmcall);
+uint64_t pv_kvmclock_ns(struct skvm_vm *vm);
+uint64_t pv_host_ns(void);
+/* guest physical memory: 0, or -1 when [gpa, gpa+len) is not (writable) RAM in one slot */
+int pv_guest_rw(struct skvm_vcpu *v, uint64_t gpa, void *buf, size_t len, bool write);
+void pv_lock_map(struct skvm_vcpu *v);   /* outside KVM_RUN: hold vm->lock around several */
+void pv_unlock_map(struct skvm_vcpu *v);
+/* hyperv.c */
+void hv_vm_init(struct skvm_vm *vm);
+void hv_vm_destroy(struct skvm_vm *vm);
+void hv_vcpu_init(struct skvm_vcpu *v);
+long hv_check_extension(long cap);
+long hv_get_supported_cpuid(struct skvm_vcpu *v, struct kvm_cpuid2 *user);
+long hv_vcpu_enable_cap(struct skvm_vcpu *v, const struct kvm_enable_cap *cap);
+bool hv_enabled(struct skvm_vcpu *v);            /* the guest CPUID has Hyper-V's interface leaf */
+bool hv_hypercall_enabled(struct skvm_vcpu *v);
+int hv_msr_get(struct skvm_vcpu *v, uint32_t index, uint64_t *val, bool host);
+int hv_msr_set(struct skvm_vcpu *v, uint32_t index, uint64_t val, bool host);
+int hv_hypercall(struct skvm_vcpu *v);
+void hv_vcpu_run_enter(struct skvm_vcpu *v);
+void hv_request_tsc_page_update(struct skvm_vm *vm);
 
 int vm_create(void);
 void vm_put(struct skvm_vm *vm);

@@ -26,11 +26,12 @@ static long get_supported_cpuid(struct kvm_cpuid2 *user)
 {
   struct kvm_cpuid2 hdr;
   memcpy(&hdr, user, sizeof(hdr));
-  int n = x86_supported_cpuid(NULL, 0);
+  int n = x86_supported_cpuid(NULL, 0) + pv_supported_cpuid(NULL);
   if (hdr.nent < 1) return -E2BIG;
   if (hdr.nent > SKVM_MAX_CPUID_ENTRIES) hdr.nent = SKVM_MAX_CPUID_ENTRIES;
   if ((int)hdr.nent < n) return -E2BIG;
-  x86_supported_cpuid(user->entries, hdr.nent);
+  int engine = x86_supported_cpuid(user->entries, hdr.nent);
+  pv_supported_cpuid(user->entries + engine);   /* the KVM leaves 0x40000000/1 (kvm_pv.c) */
   user->nent = n;
   return 0;
 }
@@ -60,6 +61,8 @@ long system_ioctl(unsigned long req, void *arg)
     return get_supported_cpuid(arg);
   case KVM_GET_MSR_INDEX_LIST:
     return get_msr_index_list(arg);
+  case KVM_GET_SUPPORTED_HV_CPUID:
+    return hv_get_supported_cpuid(NULL, arg);
   }
   return -EINVAL;   /* kvm_arch_dev_ioctl's default */
 }

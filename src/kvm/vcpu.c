@@ -35,6 +35,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->cpu.vcpu_ops = &skvm_vcpu_ops;
   v->cpu.trace = getenv("SOFTKVM_TRACE") != NULL;
   v->cpu.vcpu_opaque = v;
+  hv_vcpu_init(v);
 
   pthread_mutex_lock(&vm->lock);
   ret = 0;
@@ -91,6 +92,7 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
 {
   if (arg) return -EINVAL;
   struct x86_cpu *cpu = &v->cpu;
+  pv_vcpu_run_enter(v);   /* kvmclock, steal time, Hyper-V TSC page (kvm_pv.c) */
   __atomic_store_n(&v->running, true, __ATOMIC_SEQ_CST);
   v->has_run = true;
   v->run->flags = 0;
@@ -334,6 +336,8 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   case KVM_SET_LAPIC:
     r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : -EINVAL;   /* no in-kernel LAPIC: EINVAL */
     break;
+  case KVM_ENABLE_CAP: r = pv_vcpu_enable_cap(v, arg); break;
+  case KVM_GET_SUPPORTED_HV_CPUID: r = hv_get_supported_cpuid(v, arg); break;
   default: r = -EINVAL; break;   /* kvm_arch_vcpu_ioctl's default */
   }
   pthread_mutex_unlock(&v->lock);

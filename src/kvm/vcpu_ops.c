@@ -6,17 +6,23 @@
 
 #include "internal.h"
 
+/* KVM paravirt (kvm_pv.c), then Hyper-V (hyperv.c). A read outside KVM_RUN is KVM_GET_MSRS:
+ * host-initiated (the vCPU's ioctls are serialized, so RDMSR only happens while running). */
 static int ops_msr_get(void *o, uint32_t index, uint64_t *val)
 {
-  (void)o, (void)index, (void)val;
-  return X86_MSR_UNHANDLED;
+  struct skvm_vcpu *v = o;
+  int r = pv_msr_get(v, index, val);
+  if (r != X86_MSR_UNHANDLED) return r;
+  return hv_msr_get(v, index, val, !__atomic_load_n(&v->running, __ATOMIC_RELAXED));
 }
 
 static int ops_msr_set(void *o, uint32_t index, uint64_t val, bool host)
 {
-  (void)o, (void)index, (void)val, (void)host;
-  return X86_MSR_UNHANDLED;
+  int r = pv_msr_set(o, index, val, host);
+  return r != X86_MSR_UNHANDLED ? r : hv_msr_set(o, index, val, host);
 }
+
+static int ops_hypercall(void *o, bool vmmcall) { return pv_hypercall(o, vmmcall); }
 
 static bool ops_msr_denied(void *o, uint32_t index, bool write)
 {
@@ -42,6 +48,7 @@ static bool ops_poll(void *o)
 
 const struct x86_vcpu_ops skvm_vcpu_ops = {
   .msr_get = ops_msr_get, .msr_set = ops_msr_set, .msr_denied = ops_msr_denied, .poll = ops_poll,
+  .hypercall = ops_hypercall,
 };
 
 /* Signals that must never be held back: faults are synchronous, KILL/STOP can't be blocked. */

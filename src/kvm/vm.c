@@ -18,6 +18,7 @@ int vm_create(void)
   struct timespec now;   /* the engine's TSC is CLOCK_MONOTONIC ns + the offset */
   clock_gettime(CLOCK_MONOTONIC, &now);
   vm->tsc_offset = -((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+  pv_vm_init(vm);
   vm->refs = 1;
   int fd = eventfd(0, EFD_CLOEXEC);
   if (fd < 0) goto err_slots;
@@ -41,6 +42,7 @@ void vm_put(struct skvm_vm *vm)
   if (refs) return;
   irqchip_destroy(vm);
   msr_filter_destroy(vm);
+  pv_vm_destroy(vm);
   pthread_rwlock_destroy(&vm->msr_filter_lock);
   memslot_free_all(vm);
   free(vm->slots);
@@ -67,6 +69,8 @@ static long enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap)
     else if (!vm->max_vcpu_ids) vm->max_vcpu_ids = (uint32_t)cap->args[0], r = 0;
     pthread_mutex_unlock(&vm->lock);
     return r;
+  case KVM_CAP_DISABLE_QUIRKS2:
+    return pv_vm_enable_cap(vm, cap);
   }
   return r;
 }
@@ -86,6 +90,9 @@ long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
     return enable_cap(vm, arg);
   case KVM_X86_SET_MSR_FILTER:
     return msr_filter_set(vm, arg);
+  case KVM_GET_CLOCK:
+  case KVM_SET_CLOCK:
+    return pv_vm_ioctl(vm, req, arg);
   case KVM_SET_NR_MMU_PAGES:
     if ((unsigned long)arg < 64) return -EINVAL;   /* KVM_MIN_ALLOC_MMU_PAGES */
     vm->nr_mmu_pages = (unsigned long)arg;

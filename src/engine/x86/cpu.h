@@ -121,8 +121,15 @@ struct x86_vcpu_ops {
   /* called every X86_POLL_STEPS instructions: true ends x86_run with KVM_EXIT_INTR and -1
    * (a signal KVM_RUN must return EINTR for, immediate_exit set by another thread) */
   bool (*poll)(void *o);
+  /* VMCALL (vmmcall=false) or VMMCALL, any CPL; the hook reads and writes the registers itself.
+   * Returns an X86_HC_* action; NULL hook: #UD. */
+  int (*hypercall)(void *o, bool vmmcall);
 };
 #define X86_POLL_STEPS 4096
+#define X86_HC_DONE 0    /* RIP moves past the instruction */
+#define X86_HC_UD 1      /* #UD */
+#define X86_HC_PATCH 2   /* write VMCALL over the instruction and run it again (KVM's fix-hypercall quirk) */
+#define X86_HC_EXIT 3    /* RIP moves past it and KVM_RUN returns; the hook filled in run->exit_reason */
 
 /* cpu->shadow: which instruction opened the interrupt shadow (KVM_X86_SHADOW_INT_*) */
 #define X86_SHADOW_MOV_SS 1

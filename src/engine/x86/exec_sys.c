@@ -278,3 +278,26 @@ HANDLER(swapgs)
   cpu->seg[S_GS].base = cpu->kernel_gs_base;
   cpu->kernel_gs_base = t;
 }
+
+/* VMCALL / VMMCALL: libsoftkvm's hypercalls (KVM's and Hyper-V's). */
+static void hypercall(struct x86_cpu *cpu, bool vmmcall)
+{
+  int r = cpu->vcpu_ops && cpu->vcpu_ops->hypercall ? cpu->vcpu_ops->hypercall(cpu->vcpu_opaque, vmmcall)
+                                                    : X86_HC_UD;
+  switch (r) {
+  case X86_HC_DONE: return;
+  case X86_HC_EXIT: cpu->exit_now = true; return;
+  case X86_HC_PATCH: {   /* as KVM's emulator: a write at CS:RIP with the guest's CPL, then re-run */
+    uint64_t lin = cpu->seg[S_CS].base + cpu->rip;
+    if (cpu->code_bits != 64) lin &= 0xffffffff;
+    lin_write(cpu, lin, 2, 0x010f, ACC_WRITE);
+    lin_write(cpu, lin + 2, 1, 0xc1, ACC_WRITE);
+    cpu->next_rip = cpu->rip;
+    return;
+  }
+  }
+  RAISE(cpu, EXC_UD);
+}
+
+HANDLER(vmcall) { hypercall(cpu, false); }
+HANDLER(vmmcall) { hypercall(cpu, true); }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs every build and test dependency of softkvm from Debian (idempotent, non-interactive).
 set -euo pipefail
-PKGS=(build-essential cmake nasm pkg-config libzydis-dev linux-libc-dev qemu-system-x86 cpio gzip liblzma-dev)
+PKGS=(build-essential cmake nasm pkg-config libzydis-dev linux-libc-dev qemu-system-x86 cpio gzip liblzma-dev rsync xz-utils bc)
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")

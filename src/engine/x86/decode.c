@@ -2,6 +2,7 @@
  * handlers need in the engine's own compact struct x86_insn. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include <Zydis/Zydis.h>
 
@@ -17,9 +18,11 @@ struct decoder_state {
 
 void decoder_init(struct x86_cpu *cpu)
 {
-  /* cache-line aligned, so that each 128-byte entry spans two lines, not three */
-  struct decoder_state *d = aligned_alloc(64, (sizeof(*d) + 63) & ~(size_t)63);
-  memset(d, 0, sizeof(*d));
+  /* page aligned (so each 128-byte entry spans two cache lines, not three) and zero pages
+   * the kernel fills in on first touch: a vCPU that runs little costs little (a VM may have
+   * a thousand vCPUs) */
+  struct decoder_state *d = mmap(NULL, sizeof(*d), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (d == MAP_FAILED) abort();
   ZydisDecoderInit(&d->dec[DEC_REAL16], ZYDIS_MACHINE_MODE_REAL_16, ZYDIS_STACK_WIDTH_16);
   ZydisDecoderInit(&d->dec[DEC_PROT16], ZYDIS_MACHINE_MODE_LEGACY_16, ZYDIS_STACK_WIDTH_16);
   ZydisDecoderInit(&d->dec[DEC_PROT32], ZYDIS_MACHINE_MODE_LEGACY_32, ZYDIS_STACK_WIDTH_32);
@@ -32,7 +35,7 @@ void decoder_init(struct x86_cpu *cpu)
 
 void decoder_fini(struct x86_cpu *cpu)
 {
-  free(cpu->decoder);
+  if (cpu->decoder) munmap(cpu->decoder, sizeof(struct decoder_state));
   cpu->decoder = NULL;
 }
 

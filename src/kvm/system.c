@@ -86,9 +86,15 @@ int skvm_ioctl(int fd, unsigned long req, void *arg)
 void *skvm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
   enum skvm_kind kind;
-  if (!handle_get(fd, &kind)) return MAP_FAILED;
+  void *obj = handle_get(fd, &kind);
+  if (!obj) return MAP_FAILED;
   if (kind != SKVM_VCPU) {
     errno = ENODEV;
+    return MAP_FAILED;
+  }
+  int r = dirty_ring_mmap_check(obj, len, prot, flags, off);
+  if (r) {
+    errno = -r;
     return MAP_FAILED;
   }
   return mmap(addr, len, prot, flags, fd, off);   /* the vCPU fd is the memfd holding kvm_run */

@@ -32,6 +32,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->cpu.memmap_gen = (unsigned)-1;   /* forces a map load on the first KVM_RUN */
   v->cpu.vcpu_ops = &skvm_vcpu_ops;
   v->cpu.vcpu_opaque = v;
+  if ((ret = dirty_ring_vcpu_init(v, fd))) goto err_cpu;
 
   pthread_mutex_lock(&vm->lock);
   ret = 0;
@@ -55,6 +56,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   return fd;
 
 err_cpu:
+  dirty_ring_vcpu_fini(v);
   x86_cpu_fini(&v->cpu);
   munmap(v->run, SKVM_VCPU_MMAP_SIZE);
 err_fd:
@@ -77,6 +79,8 @@ void vcpu_destroy(struct skvm_vcpu *v)
   pthread_mutex_unlock(&vm->lock);
   profile_stop(v->profile);
   irqchip_vcpu_detach(v);
+  dirty_ring_vcpu_fini(v);
+  stats_fini(&v->stats);
   x86_cpu_fini(&v->cpu);
   munmap(v->run, SKVM_VCPU_MMAP_SIZE);
   pthread_mutex_destroy(&v->lock);
@@ -102,12 +106,17 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
       r = -1;
       break;
     }
+    if (dirty_ring_exit(v)) {   /* KVM_EXIT_DIRTY_RING_FULL */
+      r = 0;
+      break;
+    }
     r = x86_run(cpu, v->run->immediate_exit);
     if (r != 1) break;   /* 1: an INIT arrived while running */
   }
   __atomic_store_n(&v->running, false, __ATOMIC_SEQ_CST);
   vcpu_signals_leave(v);
   memslot_reclaim(v->vm);
+  stats_vcpu_exit(v, r);
   return r < 0 ? -EINTR : 0;
 }
 
@@ -318,6 +327,7 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
     break;
   case KVM_SET_MP_STATE: r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : set_mp_state(c, arg); break;
   case KVM_SET_SIGNAL_MASK: r = vcpu_set_signal_mask(v, arg); break;
+  case KVM_GET_STATS_FD: r = stats_vcpu_fd(v); break;
   case KVM_GET_LAPIC:
   case KVM_SET_LAPIC:
     r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : -EINVAL;   /* no in-kernel LAPIC: EINVAL */

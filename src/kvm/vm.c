@@ -37,6 +37,7 @@ void vm_put(struct skvm_vm *vm)
   if (refs) return;
   irqchip_destroy(vm);
   msr_filter_destroy(vm);
+  stats_fini(&vm->stats);
   pthread_rwlock_destroy(&vm->msr_filter_lock);
   memslot_free_all(vm);
   free(vm->slots);
@@ -63,6 +64,11 @@ static long enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap)
     else if (!vm->max_vcpu_ids) vm->max_vcpu_ids = (uint32_t)cap->args[0], r = 0;
     pthread_mutex_unlock(&vm->lock);
     return r;
+  case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
+    return dirty_log_enable_manual(vm, cap->args[0]);
+  case KVM_CAP_DIRTY_LOG_RING:
+  case KVM_CAP_DIRTY_LOG_RING_ACQ_REL:
+    return dirty_ring_enable(vm, cap->args[0]);
   }
   return r;
 }
@@ -76,6 +82,12 @@ long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
     return vcpu_create(vm, (unsigned long)arg);
   case KVM_GET_DIRTY_LOG:
     return dirty_log_get(vm, arg);
+  case KVM_CLEAR_DIRTY_LOG:
+    return dirty_log_clear(vm, arg);
+  case KVM_RESET_DIRTY_RINGS:
+    return dirty_ring_reset(vm);
+  case KVM_GET_STATS_FD:
+    return stats_vm_fd(vm);
   case KVM_CHECK_EXTENSION:
     return check_extension(vm, (long)arg);
   case KVM_ENABLE_CAP:

@@ -120,6 +120,9 @@ struct x86_vcpu_ops {
   /* called every X86_POLL_STEPS instructions: true ends x86_run with KVM_EXIT_INTR and -1
    * (a signal KVM_RUN must return EINTR for, immediate_exit set by another thread) */
   bool (*poll)(void *o);
+  /* a guest write set a clear dirty bit of a logged page (slot as in memmap.h, page within it);
+   * may set cpu->exit_now to end x86_run after this instruction. NULL: nothing to do */
+  void (*page_dirtied)(void *o, uint32_t slot, uint64_t page);
 };
 #define X86_POLL_STEPS 4096
 

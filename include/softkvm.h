@@ -27,6 +27,12 @@ void *skvm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 /* close(2) on a softkvm handle (any fd is accepted: non-softkvm fds are simply closed). */
 int skvm_close(int fd);
 
+/* Call after dup(2)/dup2/dup3/fcntl(F_DUPFD*) made newfd a copy of oldfd: newfd then names
+ * oldfd's object too (if oldfd is a handle), and the object lives until its last fd is closed
+ * with skvm_close. If newfd was a handle itself (dup2 over it), that handle is released. Returns
+ * newfd; errno is left alone. */
+int skvm_dup(int oldfd, int newfd);
+
 /* 1 if fd is a live softkvm handle, else 0. */
 int skvm_is_handle(int fd);
 

@@ -26,7 +26,10 @@ enum skvm_kind { SKVM_SYSTEM = 1, SKVM_VM, SKVM_VCPU };
 int handle_register(int fd, enum skvm_kind kind, void *obj);
 /* Looks fd up; returns the object and its kind, or NULL (errno EBADF). */
 void *handle_get(int fd, enum skvm_kind *kind);
+/* Drops fd; returns the object (and its kind) when that was its last fd, else NULL. */
 void *handle_remove(int fd, enum skvm_kind *kind);
+void *handle_dup(int oldfd, int newfd, enum skvm_kind *kind);
+int handle_eventfd(void);
 
 /* ---- memslots ---- */
 struct memslot {

@@ -1,7 +1,6 @@
 /* The VM object: memslots, vCPUs, and the VM handle's ioctls. */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -15,7 +14,7 @@ int vm_create(void)
   pthread_mutex_init(&vm->lock, NULL);
   pthread_rwlock_init(&vm->msr_filter_lock, NULL);
   vm->refs = 1;
-  int fd = eventfd(0, EFD_CLOEXEC);
+  int fd = handle_eventfd();
   if (fd < 0) goto err_slots;
   if (handle_register(fd, SKVM_VM, vm)) goto err_fd;
   return fd;

@@ -1,8 +1,8 @@
-#define _GNU_SOURCE
 /* A KVM program that knows nothing of softkvm: it uses open("/dev/kvm"), ioctl, mmap and close
  * from libc. Run under LD_PRELOAD=libsoftkvm-preload.so it must find a working KVM; other files
  * must still open, read and close normally. KVM fds are real fds: dups name the same object,
  * which lives until its last fd closes, and poll() sees them ready as KVM's files. */
+#define _GNU_SOURCE
 #include <fcntl.h>
 #include <poll.h>
 #include <linux/kvm.h>

@@ -21,7 +21,8 @@ int skvm_open(void);
 int skvm_ioctl(int fd, unsigned long req, void *arg);
 
 /* mmap(2) on a softkvm handle: on a vCPU fd, maps that vCPU's struct kvm_run (offset 0,
- * KVM_GET_VCPU_MMAP_SIZE bytes). Unmap with munmap(2). */
+ * KVM_GET_VCPU_MMAP_SIZE bytes) or, with KVM_CAP_DIRTY_LOG_RING, its dirty ring (offset
+ * KVM_DIRTY_LOG_PAGE_OFFSET pages; MAP_SHARED, not executable). Unmap with munmap(2). */
 void *skvm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
 /* close(2) on a softkvm handle (any fd is accepted: non-softkvm fds are simply closed). */

@@ -21,11 +21,18 @@ int skvm_open(void);
 int skvm_ioctl(int fd, unsigned long req, void *arg);
 
 /* mmap(2) on a softkvm handle: on a vCPU fd, maps that vCPU's struct kvm_run (offset 0,
- * KVM_GET_VCPU_MMAP_SIZE bytes). Unmap with munmap(2). */
+ * KVM_GET_VCPU_MMAP_SIZE bytes) or, with KVM_CAP_DIRTY_LOG_RING, its dirty ring (offset
+ * KVM_DIRTY_LOG_PAGE_OFFSET pages; MAP_SHARED, not executable). Unmap with munmap(2). */
 void *skvm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 
 /* close(2) on a softkvm handle (any fd is accepted: non-softkvm fds are simply closed). */
 int skvm_close(int fd);
+
+/* Call after dup(2)/dup2/dup3/fcntl(F_DUPFD*) made newfd a copy of oldfd: newfd then names
+ * oldfd's object too (if oldfd is a handle), and the object lives until its last fd is closed
+ * with skvm_close. If newfd was a handle itself (dup2 over it), that handle is released. Returns
+ * newfd; errno is left alone. */
+int skvm_dup(int oldfd, int newfd);
 
 /* 1 if fd is a live softkvm handle, else 0. */
 int skvm_is_handle(int fd);

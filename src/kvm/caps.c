@@ -26,6 +26,7 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_PIT_STATE2:
   case KVM_CAP_TSC_DEADLINE_TIMER:
   case KVM_CAP_X86_MSR_FILTER:
+  case KVM_CAP_BINARY_STATS_FD:
     return 1;
   case KVM_CAP_VCPU_EVENTS:
   case KVM_CAP_DEBUGREGS:
@@ -34,6 +35,11 @@ long check_extension(struct skvm_vm *vm, long cap)
     return 1;
   case KVM_CAP_SYNC_REGS:
     return KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS | KVM_SYNC_X86_EVENTS;
+  case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
+    return KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE | KVM_DIRTY_LOG_INITIALLY_SET;
+  case KVM_CAP_DIRTY_LOG_RING:
+  case KVM_CAP_DIRTY_LOG_RING_ACQ_REL:
+    return 65536 * sizeof(struct kvm_dirty_gfn);   /* KVM_DIRTY_RING_MAX_ENTRIES */
   case KVM_CAP_X86_USER_SPACE_MSR:
     return KVM_MSR_EXIT_REASON_INVAL | KVM_MSR_EXIT_REASON_UNKNOWN | KVM_MSR_EXIT_REASON_FILTER;
   case KVM_CAP_NR_VCPUS: {

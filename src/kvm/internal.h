@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "engine/x86/cpu.h"
 
@@ -25,7 +26,10 @@ enum skvm_kind { SKVM_SYSTEM = 1, SKVM_VM, SKVM_VCPU };
 int handle_register(int fd, enum skvm_kind kind, void *obj);
 /* Looks fd up; returns the object and its kind, or NULL (errno EBADF). */
 void *handle_get(int fd, enum skvm_kind *kind);
+/* Drops fd; returns the object (and its kind) when that was its last fd, else NULL. */
 void *handle_remove(int fd, enum skvm_kind *kind);
+void *handle_dup(int oldfd, int newfd, enum skvm_kind *kind);
+int handle_eventfd(void);
 
 /* ---- memslots ---- */
 struct memslot {
@@ -42,6 +46,25 @@ struct retired {
   struct guest_memmap *map;
   unsigned long *bitmap;
 };
+
+/* stats.c: an object's counters, which live in its KVM_GET_STATS_FD file once one exists */
+#define SKVM_MAX_STATS 8
+struct skvm_stats {
+  uint64_t own[SKVM_MAX_STATS];  /* the counters until a stats file exists */
+  uint64_t *file_data;        /* then the file's data block (own[] copied there), else NULL */
+  void *map;                  /* the file, mapped; NULL before the first KVM_GET_STATS_FD */
+  size_t map_size;
+  int fd;                     /* the file's memfd, kept open to give out more fds on it */
+};
+enum { VCPU_STAT_EXITS, VCPU_STAT_IO_EXITS, VCPU_STAT_MMIO_EXITS, VCPU_STAT_HALT_EXITS,
+       VCPU_STAT_SIGNAL_EXITS, VCPU_STAT_IRQ_WINDOW_EXITS, VCPU_STAT_DIRTY_RING_FULL_EXITS,
+       VCPU_NSTATS };
+enum { VM_STAT_REMOTE_TLB_FLUSH, VM_STAT_PAGES_4K, VM_STAT_PAGES_REPROTECTED, VM_NSTATS };
+
+static inline uint64_t *stats_val(struct skvm_stats *s, int i)
+{
+  return s->file_data ? &s->file_data[i] : &s->own[i];
+}
 
 struct skvm_vcpu;
 struct skvm_irqchip;
@@ -107,6 +130,9 @@ struct skvm_vm {
   struct skvm_msr_filter *msr_filter;   /* KVM_X86_SET_MSR_FILTER, NULL = allow all */
   struct skvm_pv_vm pv;
   struct skvm_hv_vm hv;
+  uint64_t manual_dirty_log;  /* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2: KVM_DIRTY_LOG_* (dirty_log.c) */
+  uint32_t dirty_ring_size;   /* KVM_CAP_DIRTY_LOG_RING: entries per vCPU ring, 0 = off */
+  struct skvm_stats stats;    /* VM_STAT_*, under lock */
 };
 
 struct skvm_vcpu {
@@ -122,6 +148,8 @@ struct skvm_vcpu {
   sigset_t sigmask, sig_saved, sig_run, sig_watch;
   struct skvm_pv_vcpu pv;
   struct skvm_hv_vcpu hv;
+  struct skvm_dirty_ring *ring;   /* dirty_ring.c, with KVM_CAP_DIRTY_LOG_RING */
+  struct skvm_stats stats;    /* VCPU_STAT_*, under lock */
   struct x86_cpu cpu;
 };
 
@@ -196,6 +224,22 @@ int hv_msr_set(struct skvm_vcpu *v, uint32_t index, uint64_t val, bool host);
 int hv_hypercall(struct skvm_vcpu *v);
 void hv_vcpu_run_enter(struct skvm_vcpu *v);
 void hv_request_tsc_page_update(struct skvm_vm *vm);
+/* dirty_log.c: KVM_GET_DIRTY_LOG, KVM_CLEAR_DIRTY_LOG, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 */
+long dirty_log_enable_manual(struct skvm_vm *vm, uint64_t flags);
+int dirty_log_clear(struct skvm_vm *vm, struct kvm_clear_dirty_log *log);
+/* dirty_ring.c: KVM_CAP_DIRTY_LOG_RING */
+long dirty_ring_enable(struct skvm_vm *vm, uint64_t bytes);
+int dirty_ring_vcpu_init(struct skvm_vcpu *v, int fd);
+void dirty_ring_vcpu_fini(struct skvm_vcpu *v);
+void dirty_ring_push(struct skvm_vcpu *v, uint32_t slot, uint64_t page);
+bool dirty_ring_exit(struct skvm_vcpu *v);
+long dirty_ring_reset(struct skvm_vm *vm);
+int dirty_ring_mmap_check(struct skvm_vcpu *v, size_t len, int prot, int flags, off_t off);
+/* stats.c: KVM_GET_STATS_FD */
+long stats_vm_fd(struct skvm_vm *vm);
+long stats_vcpu_fd(struct skvm_vcpu *v);
+void stats_vcpu_exit(struct skvm_vcpu *v, int r);
+void stats_fini(struct skvm_stats *s);
 
 int vm_create(void);
 void vm_put(struct skvm_vm *vm);

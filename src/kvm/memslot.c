@@ -1,5 +1,5 @@
-/* KVM_SET_USER_MEMORY_REGION and KVM_GET_DIRTY_LOG, with Linux 6.1's checks and errnos
- * (virt/kvm/kvm_main.c: __kvm_set_memory_region, kvm_get_dirty_log). vCPUs see memory through an
+/* KVM_SET_USER_MEMORY_REGION and the slots' dirty bitmaps (their ioctls: dirty_log.c), with Linux
+ * 6.1's checks and errnos (virt/kvm/kvm_main.c: __kvm_set_memory_region). vCPUs see memory through an
  * immutable sorted map that is republished on every change and freed once no vCPU can use it. */
 #include <errno.h>
 #include <sched.h>
@@ -17,6 +17,13 @@ static size_t bitmap_bytes(uint64_t size)
 {
   uint64_t pages = size / SKVM_PAGE_SIZE;
   return (pages + BITS_PER_LONG - 1) / BITS_PER_LONG * sizeof(long);
+}
+
+/* KVM_DIRTY_LOG_INITIALLY_SET: a newly logged slot starts all dirty (bits past the end stay 0). */
+static void bitmap_set_all(unsigned long *bm, uint64_t pages)
+{
+  for (uint64_t i = 0; i < pages / BITS_PER_LONG; i++) bm[i] = ~0UL;
+  if (pages % BITS_PER_LONG) bm[pages / BITS_PER_LONG] = (1UL << (pages % BITS_PER_LONG)) - 1;
 }
 
 static int cmp_region(const void *a, const void *b)
@@ -86,9 +93,13 @@ static int publish_locked(struct skvm_vm *vm, unsigned long *dropped_bitmap)
     struct memslot *s = vm->slots[i];
     if (!s) continue;
     m->r[m->n++] = (struct guest_region){ s->gpa, s->size, (uint8_t *)(uintptr_t)s->hva,
-                                          (s->flags & KVM_MEM_READONLY) != 0, s->dirty };
+                                          (s->flags & KVM_MEM_READONLY) != 0, s->dirty, s->id };
   }
   qsort(m->r, m->n, sizeof(m->r[0]), cmp_region);
+  uint64_t pages = 0;
+  for (int i = 0; i < m->n; i++) pages += m->r[i].size / SKVM_PAGE_SIZE;
+  *stats_val(&vm->stats, VM_STAT_PAGES_4K) = pages;
+  (*stats_val(&vm->stats, VM_STAT_REMOTE_TLB_FLUSH))++;   /* every vCPU drops its soft TLB */
   ret->map = vm->memmap;
   ret->bitmap = dropped_bitmap;
   ret->gen = vm->memmap_gen;
@@ -166,6 +177,8 @@ int memslot_set(struct skvm_vm *vm, const struct kvm_userspace_memory_region *r)
       free(s);
       ret = -ENOMEM;
       goto out;
+    } else if ((vm->manual_dirty_log & KVM_DIRTY_LOG_INITIALLY_SET) && !vm->dirty_ring_size) {
+      bitmap_set_all(s->dirty, s->size / SKVM_PAGE_SIZE);   /* kvm_alloc_dirty_bitmap's caller */
     }
     if (old && old->dirty != s->dirty) dropped = old->dirty;
   } else if (old) {
@@ -174,25 +187,6 @@ int memslot_set(struct skvm_vm *vm, const struct kvm_userspace_memory_region *r)
   vm->slots[id] = s;
   ret = publish_locked(vm, dropped);
   free(old);
-out:
-  pthread_mutex_unlock(&vm->lock);
-  return ret;
-}
-
-int dirty_log_get(struct skvm_vm *vm, struct kvm_dirty_log *log)
-{
-  uint32_t as_id = log->slot >> 16, id = (uint16_t)log->slot;
-  int ret = 0;
-  if (as_id != 0 || id >= SKVM_USER_MEM_SLOTS) return -EINVAL;
-  pthread_mutex_lock(&vm->lock);
-  struct memslot *s = vm->slots[id];
-  if (!s || !s->dirty) {
-    ret = -ENOENT;
-    goto out;
-  }
-  size_t n = bitmap_bytes(s->size) / sizeof(long);
-  unsigned long *user = log->dirty_bitmap;
-  for (size_t i = 0; i < n; i++) user[i] = __atomic_exchange_n(&s->dirty[i], 0, __ATOMIC_SEQ_CST);
 out:
   pthread_mutex_unlock(&vm->lock);
   return ret;

@@ -1,7 +1,6 @@
 /* The public API (include/softkvm.h) and the system handle's ioctls, as /dev/kvm serves them. */
 #include <errno.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
@@ -13,7 +12,7 @@ static char system_object;
 
 int skvm_open(void)
 {
-  int fd = eventfd(0, EFD_CLOEXEC);
+  int fd = handle_eventfd();
   if (fd < 0) return -1;
   if (handle_register(fd, SKVM_SYSTEM, &system_object)) {
     close(fd);
@@ -89,23 +88,43 @@ int skvm_ioctl(int fd, unsigned long req, void *arg)
 void *skvm_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
   enum skvm_kind kind;
-  if (!handle_get(fd, &kind)) return MAP_FAILED;
+  void *obj = handle_get(fd, &kind);
+  if (!obj) return MAP_FAILED;
   if (kind != SKVM_VCPU) {
     errno = ENODEV;
     return MAP_FAILED;
   }
+  int r = dirty_ring_mmap_check(obj, len, prot, flags, off);
+  if (r) {
+    errno = -r;
+    return MAP_FAILED;
+  }
   return mmap(addr, len, prot, flags, fd, off);   /* the vCPU fd is the memfd holding kvm_run */
+}
+
+/* An object whose last fd is gone. */
+static void release(enum skvm_kind kind, void *obj)
+{
+  if (kind == SKVM_VM) vm_put(obj);
+  else if (kind == SKVM_VCPU) vcpu_destroy(obj);
 }
 
 int skvm_close(int fd)
 {
   enum skvm_kind kind;
   void *obj = handle_remove(fd, &kind);
-  if (obj) {
-    if (kind == SKVM_VM) vm_put(obj);
-    else if (kind == SKVM_VCPU) vcpu_destroy(obj);
-  }
+  if (obj) release(kind, obj);
   return close(fd);
+}
+
+int skvm_dup(int oldfd, int newfd)
+{
+  enum skvm_kind kind;
+  int saved = errno;
+  void *obj = handle_dup(oldfd, newfd, &kind);
+  if (obj) release(kind, obj);
+  errno = saved;
+  return newfd;
 }
 
 int skvm_is_handle(int fd)

@@ -36,6 +36,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->cpu.trace = getenv("SOFTKVM_TRACE") != NULL;
   v->cpu.vcpu_opaque = v;
   hv_vcpu_init(v);
+  if ((ret = dirty_ring_vcpu_init(v, fd))) goto err_cpu;
 
   pthread_mutex_lock(&vm->lock);
   ret = 0;
@@ -59,6 +60,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   return fd;
 
 err_cpu:
+  dirty_ring_vcpu_fini(v);
   x86_cpu_fini(&v->cpu);
   munmap(v->run, SKVM_VCPU_MMAP_SIZE);
 err_fd:
@@ -81,6 +83,8 @@ void vcpu_destroy(struct skvm_vcpu *v)
   pthread_mutex_unlock(&vm->lock);
   profile_stop(v->profile);
   irqchip_vcpu_detach(v);
+  dirty_ring_vcpu_fini(v);
+  stats_fini(&v->stats);
   x86_cpu_fini(&v->cpu);
   munmap(v->run, SKVM_VCPU_MMAP_SIZE);
   pthread_mutex_destroy(&v->lock);
@@ -113,6 +117,10 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
       r = -1;
       break;
     }
+    if (dirty_ring_exit(v)) {   /* KVM_EXIT_DIRTY_RING_FULL */
+      r = 0;
+      break;
+    }
     r = x86_run(cpu, v->run->immediate_exit);
     if (r != 1) break;   /* 1: an INIT arrived while running */
   }
@@ -123,6 +131,7 @@ static long vcpu_run(struct skvm_vcpu *v, void *arg)
     fprintf(stderr, "softkvm: vcpu %d exit %u rip %#llx%s\n", v->id, v->run->exit_reason,
             (unsigned long long)cpu->rip, r < 0 ? " (EINTR)" : "");
   memslot_reclaim(v->vm);
+  stats_vcpu_exit(v, r);
   return r < 0 ? -EINTR : 0;
 }
 
@@ -332,6 +341,7 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   case KVM_GET_DEBUGREGS: vcpu_get_debugregs(v, arg); break;
   case KVM_SET_DEBUGREGS: r = vcpu_set_debugregs(v, arg); break;
   case KVM_NMI: vcpu_nmi(v); break;
+  case KVM_GET_STATS_FD: r = stats_vcpu_fd(v); break;
   case KVM_GET_LAPIC:
   case KVM_SET_LAPIC:
     r = v->lapic ? irqchip_vcpu_ioctl(v, req, arg) : -EINVAL;   /* no in-kernel LAPIC: EINVAL */

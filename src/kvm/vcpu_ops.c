@@ -46,9 +46,15 @@ static bool ops_poll(void *o)
   return __atomic_load_n(&v->run->immediate_exit, __ATOMIC_RELAXED) || signal_pending(v);
 }
 
+static void ops_page_dirtied(void *o, uint32_t slot, uint64_t page)
+{
+  dirty_ring_push(o, slot, page);
+}
+
 const struct x86_vcpu_ops skvm_vcpu_ops = {
   .msr_get = ops_msr_get, .msr_set = ops_msr_set, .msr_denied = ops_msr_denied, .poll = ops_poll,
   .hypercall = ops_hypercall,
+  .page_dirtied = ops_page_dirtied,
 };
 
 /* Signals that must never be held back: faults are synchronous, KILL/STOP can't be blocked. */
@@ -60,8 +66,9 @@ static bool signal_synchronous(int s)
 
 /* KVM_RUN's signal window. KVM runs the guest with the KVM_SET_SIGNAL_MASK mask (or the thread's)
  * and returns EINTR when a signal arrives. The engine runs on this thread, so the signals that
- * mask lets through are blocked while it runs and polled (sigpending) instead; when KVM_RUN
- * returns, the run mask is applied for a moment so they reach their handlers. */
+ * mask lets through are blocked while it runs and polled (sigpending) instead. KVM_RUN returns
+ * with the thread's own mask back (kvm_sigset_deactivate): a signal that mask blocks stays
+ * pending (the KVM selftests sigwait() for their kick signal); the others reach their handlers. */
 void vcpu_signals_enter(struct skvm_vcpu *v)
 {
   sigset_t block;
@@ -81,7 +88,6 @@ void vcpu_signals_enter(struct skvm_vcpu *v)
 void vcpu_signals_leave(struct skvm_vcpu *v)
 {
   v->watching = false;
-  pthread_sigmask(SIG_SETMASK, &v->sig_run, NULL);   /* pending ones are delivered here */
   pthread_sigmask(SIG_SETMASK, &v->sig_saved, NULL);
 }
 

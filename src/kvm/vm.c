@@ -1,7 +1,6 @@
 /* The VM object: memslots, vCPUs, and the VM handle's ioctls. */
 #include <errno.h>
 #include <stdlib.h>
-#include <sys/eventfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,7 +19,7 @@ int vm_create(void)
   vm->tsc_offset = -((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
   pv_vm_init(vm);
   vm->refs = 1;
-  int fd = eventfd(0, EFD_CLOEXEC);
+  int fd = handle_eventfd();
   if (fd < 0) goto err_slots;
   if (handle_register(fd, SKVM_VM, vm)) goto err_fd;
   return fd;
@@ -43,6 +42,7 @@ void vm_put(struct skvm_vm *vm)
   irqchip_destroy(vm);
   msr_filter_destroy(vm);
   pv_vm_destroy(vm);
+  stats_fini(&vm->stats);
   pthread_rwlock_destroy(&vm->msr_filter_lock);
   memslot_free_all(vm);
   free(vm->slots);
@@ -71,6 +71,11 @@ static long enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap)
     return r;
   case KVM_CAP_DISABLE_QUIRKS2:
     return pv_vm_enable_cap(vm, cap);
+  case KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2:
+    return dirty_log_enable_manual(vm, cap->args[0]);
+  case KVM_CAP_DIRTY_LOG_RING:
+  case KVM_CAP_DIRTY_LOG_RING_ACQ_REL:
+    return dirty_ring_enable(vm, cap->args[0]);
   }
   return r;
 }
@@ -84,6 +89,12 @@ long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
     return vcpu_create(vm, (unsigned long)arg);
   case KVM_GET_DIRTY_LOG:
     return dirty_log_get(vm, arg);
+  case KVM_CLEAR_DIRTY_LOG:
+    return dirty_log_clear(vm, arg);
+  case KVM_RESET_DIRTY_RINGS:
+    return dirty_ring_reset(vm);
+  case KVM_GET_STATS_FD:
+    return stats_vm_fd(vm);
   case KVM_CHECK_EXTENSION:
     return check_extension(vm, (long)arg);
   case KVM_ENABLE_CAP:

@@ -1,13 +1,17 @@
 /* libsoftkvm-preload.so: with LD_PRELOAD, an unmodified dynamically linked KVM program's
  * open("/dev/kvm") gets a softkvm system handle, and ioctl/mmap/close on softkvm fds go to
- * libsoftkvm. Every other call passes through to libc untouched. */
+ * libsoftkvm; dup/dup2/dup3/fcntl(F_DUPFD*) of a softkvm fd give another fd for the same object.
+ * Every other call passes through to libc untouched. The handles are real fds, so poll, select,
+ * read (of KVM_GET_STATS_FD files) and the rest need nothing here. */
 #define _GNU_SOURCE
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #include "softkvm.h"
 
@@ -91,3 +95,51 @@ int close(int fd)
   in_softkvm--;
   return r;
 }
+
+/* dup and friends: the kernel makes the copy; libsoftkvm learns that newfd names the object too
+ * (and, for dup2/dup3 over a handle, that the old handle lost that fd). */
+static int dup_done(int oldfd, int newfd)
+{
+  if (newfd < 0) return newfd;
+  in_softkvm++;
+  skvm_dup(oldfd, newfd);
+  in_softkvm--;
+  return newfd;
+}
+
+int dup(int fd)
+{
+  int r = REAL(dup)(fd);
+  return in_softkvm || !skvm_is_handle(fd) ? r : dup_done(fd, r);
+}
+
+int dup2(int fd, int newfd)
+{
+  bool ours = !in_softkvm && (skvm_is_handle(fd) || skvm_is_handle(newfd));
+  int r = REAL(dup2)(fd, newfd);
+  return ours ? dup_done(fd, r) : r;
+}
+
+int dup3(int fd, int newfd, int flags)
+{
+  bool ours = !in_softkvm && (skvm_is_handle(fd) || skvm_is_handle(newfd));
+  int r = REAL(dup3)(fd, newfd, flags);
+  return ours ? dup_done(fd, r) : r;
+}
+
+/* fcntl's third argument is an int or a pointer; both travel as one register-sized word. */
+#define DEFINE_FCNTL(name)                                                          \
+  int name(int fd, int cmd, ...)                                                    \
+  {                                                                                 \
+    va_list ap;                                                                     \
+    va_start(ap, cmd);                                                              \
+    void *arg = va_arg(ap, void *);                                                 \
+    va_end(ap);                                                                     \
+    int r = REAL(name)(fd, cmd, arg);                                               \
+    if ((cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && !in_softkvm && skvm_is_handle(fd)) \
+      return dup_done(fd, r);                                                       \
+    return r;                                                                       \
+  }
+
+DEFINE_FCNTL(fcntl)
+DEFINE_FCNTL(fcntl64)

@@ -162,8 +162,9 @@ static void check_caps(int fd) {
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_PV_MMU)), 0);
   /* Not implemented by softkvm yet, so they must read 0 (Linux x86 reports them). Update these
    * checks when the features land. */
-  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_DIRTY_LOG_RING)), 0);
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_SET_BOOT_CPU_ID)), 0);
+  /* dirty_ring.c: KVM_DIRTY_RING_MAX_ENTRIES * sizeof(struct kvm_dirty_gfn) */
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_DIRTY_LOG_RING)), 65536 * 16);
   /* the in-kernel irqchip (src/kvm/irqchip) */
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_IRQCHIP)), 1);
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_PIT2)), 1);

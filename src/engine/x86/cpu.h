@@ -124,6 +124,9 @@ struct x86_vcpu_ops {
   /* VMCALL (vmmcall=false) or VMMCALL, any CPL; the hook reads and writes the registers itself.
    * Returns an X86_HC_* action; NULL hook: #UD. */
   int (*hypercall)(void *o, bool vmmcall);
+  /* a guest write set a clear dirty bit of a logged page (slot as in memmap.h, page within it);
+   * may set cpu->exit_now to end x86_run after this instruction. NULL: nothing to do */
+  void (*page_dirtied)(void *o, uint32_t slot, uint64_t page);
 };
 #define X86_POLL_STEPS 4096
 #define X86_HC_DONE 0    /* RIP moves past the instruction */

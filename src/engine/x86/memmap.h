@@ -13,6 +13,7 @@ struct guest_region {
   uint8_t *hva;               /* host address of gpa */
   bool readonly;              /* guest writes exit as MMIO */
   unsigned long *dirty;       /* one bit per page, set by guest writes; NULL when not logging */
+  uint32_t slot;              /* the memslot, as KVM names it: as_id << 16 | id */
 };
 
 struct guest_memmap {
@@ -34,11 +35,12 @@ static inline const struct guest_region *memmap_find(const struct guest_memmap *
   return NULL;
 }
 
-static inline void region_mark_dirty(const struct guest_region *r, uint64_t gpa)
+/* Sets the page's dirty bit; true when it was clear (the first write since it was harvested). */
+static inline bool region_mark_dirty(const struct guest_region *r, uint64_t gpa)
 {
   uint64_t page = (gpa - r->gpa) >> 12;
-  __atomic_fetch_or(&r->dirty[page / (8 * sizeof(long))], 1UL << (page % (8 * sizeof(long))),
-                    __ATOMIC_RELAXED);
+  unsigned long bit = 1UL << (page % (8 * sizeof(long)));
+  return !(__atomic_fetch_or(&r->dirty[page / (8 * sizeof(long))], bit, __ATOMIC_RELAXED) & bit);
 }
 
 #endif

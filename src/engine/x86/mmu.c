@@ -263,6 +263,14 @@ static uint64_t page_read(struct x86_cpu *cpu, uint64_t lin, int size, int acc)
   return mmio_read(cpu, e->gpa | (lin & 0xfff), size);
 }
 
+/* Logs a guest write to a dirty-logged page; libsoftkvm hears of the page's first write (its
+ * dirty ring). */
+static void mark_dirty(struct x86_cpu *cpu, const struct guest_region *r, uint64_t gpa)
+{
+  if (region_mark_dirty(r, gpa) && cpu->vcpu_ops && cpu->vcpu_ops->page_dirtied)
+    cpu->vcpu_ops->page_dirtied(cpu->vcpu_opaque, r->slot, (gpa - r->gpa) >> 12);
+}
+
 static void page_write(struct x86_cpu *cpu, struct tlb_entry *e, uint64_t lin, int size, uint64_t v)
 {
   if (e->host_w) {
@@ -273,7 +281,7 @@ static void page_write(struct x86_cpu *cpu, struct tlb_entry *e, uint64_t lin, i
   const struct guest_region *r = memmap_find(cpu->memmap, gpa);
   if (r && !r->readonly) {
     memcpy(r->hva + (gpa - r->gpa), &v, size);
-    if (r->dirty) region_mark_dirty(r, gpa);
+    if (r->dirty) mark_dirty(cpu, r, gpa);
     return;
   }
   mmio_write(cpu, gpa, size, v);
@@ -315,6 +323,6 @@ uint8_t *lin_host_ptr(struct x86_cpu *cpu, uint64_t lin, int size, int acc)
   uint64_t gpa = e->gpa | (lin & 0xfff);
   const struct guest_region *r = memmap_find(cpu->memmap, gpa);
   if (!r || r->readonly) return NULL;
-  if (r->dirty) region_mark_dirty(r, gpa);
+  if (r->dirty) mark_dirty(cpu, r, gpa);
   return r->hva + (gpa - r->gpa);
 }

@@ -126,6 +126,7 @@ struct skvm_vm {
   int64_t tsc_offset;         /* every vCPU's TSC starts at 0 when the VM is created, as KVM syncs them */
   uint64_t nr_mmu_pages;      /* KVM_SET_NR_MMU_PAGES: recorded only, there is no shadow MMU */
   uint8_t user_msr_exits;     /* KVM_CAP_X86_USER_SPACE_MSR: KVM_MSR_EXIT_REASON_* */
+  bool platform_info_hidden;  /* KVM_CAP_MSR_PLATFORM_INFO turned off: RDMSR #GPs */
   pthread_rwlock_t msr_filter_lock;
   struct skvm_msr_filter *msr_filter;   /* KVM_X86_SET_MSR_FILTER, NULL = allow all */
   struct skvm_pv_vm pv;
@@ -144,6 +145,7 @@ struct skvm_vcpu {
   struct skvm_lapic *lapic;   /* with the VM's in-kernel irqchip */
   void *profile;              /* profile.c, when SOFTKVM_PROFILE is set */
   /* KVM_SET_SIGNAL_MASK and KVM_RUN's signal window (vcpu_ops.c) */
+  uint64_t platform_info;     /* MSR_PLATFORM_INFO (vcpu_ops.c) */
   bool has_sigmask, watching;
   sigset_t sigmask, sig_saved, sig_run, sig_watch;
   struct skvm_pv_vcpu pv;
@@ -174,7 +176,7 @@ long msr_filter_set(struct skvm_vm *vm, const struct kvm_msr_filter *user);
 bool msr_filter_denies(struct skvm_vm *vm, uint32_t index, bool write);
 void msr_filter_destroy(struct skvm_vm *vm);
 /* vcpu_ops.c */
-extern const struct x86_vcpu_ops skvm_vcpu_ops;
+void vcpu_ops_init(struct skvm_vcpu *v);   /* the engine hooks and the MSRs kept here */
 void vcpu_signals_enter(struct skvm_vcpu *v);
 void vcpu_signals_leave(struct skvm_vcpu *v);
 long vcpu_set_signal_mask(struct skvm_vcpu *v, const struct kvm_signal_mask *m);

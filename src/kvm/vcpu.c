@@ -32,9 +32,8 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->cpu.memmap_gen_slot = &vm->memmap_gen;
   v->cpu.memmap_gen = (unsigned)-1;   /* forces a map load on the first KVM_RUN */
   v->cpu.tsc_offset = vm->tsc_offset;
-  v->cpu.vcpu_ops = &skvm_vcpu_ops;
+  vcpu_ops_init(v);
   v->cpu.trace = getenv("SOFTKVM_TRACE") != NULL;
-  v->cpu.vcpu_opaque = v;
   hv_vcpu_init(v);
   if ((ret = dirty_ring_vcpu_init(v, fd))) goto err_cpu;
 

@@ -6,21 +6,45 @@
 
 #include "internal.h"
 
-/* KVM paravirt (kvm_pv.c), then Hyper-V (hyperv.c). A read outside KVM_RUN is KVM_GET_MSRS:
- * host-initiated (the vCPU's ioctls are serialized, so RDMSR only happens while running). */
+#define MSR_PLATFORM_INFO 0xce
+#define PLATFORM_INFO_CPUID_FAULT (1ULL << 31)
+
+/* MSR_PLATFORM_INFO: whatever userspace sets; the guest may read it unless the VM turned that
+ * off (KVM_CAP_MSR_PLATFORM_INFO), and never write it. */
+static int platform_info_get(struct skvm_vcpu *v, uint64_t *val, bool host)
+{
+  if (!host && __atomic_load_n(&v->vm->platform_info_hidden, __ATOMIC_RELAXED)) return X86_MSR_INVALID;
+  *val = v->platform_info;
+  return 0;
+}
+
+static int platform_info_set(struct skvm_vcpu *v, uint64_t val, bool host)
+{
+  if (!host) return X86_MSR_INVALID;
+  v->platform_info = val;
+  return 0;
+}
+
+/* MSR_PLATFORM_INFO, KVM paravirt (kvm_pv.c), then Hyper-V (hyperv.c). A read outside KVM_RUN
+ * is KVM_GET_MSRS: host-initiated (the vCPU's ioctls are serialized, so RDMSR only happens
+ * while running). */
 static int ops_msr_get(void *o, uint32_t index, uint64_t *val)
 {
   struct skvm_vcpu *v = o;
+  bool host = !__atomic_load_n(&v->running, __ATOMIC_RELAXED);
+  if (index == MSR_PLATFORM_INFO) return platform_info_get(v, val, host);
   int r = pv_msr_get(v, index, val);
   if (r != X86_MSR_UNHANDLED) return r;
-  return hv_msr_get(v, index, val, !__atomic_load_n(&v->running, __ATOMIC_RELAXED));
+  return hv_msr_get(v, index, val, host);
 }
 
 static int ops_msr_set(void *o, uint32_t index, uint64_t val, bool host)
 {
+  if (index == MSR_PLATFORM_INFO) return platform_info_set(o, val, host);
   int r = pv_msr_set(o, index, val, host);
   return r != X86_MSR_UNHANDLED ? r : hv_msr_set(o, index, val, host);
 }
+
 
 static int ops_hypercall(void *o, bool vmmcall) { return pv_hypercall(o, vmmcall); }
 
@@ -51,11 +75,18 @@ static void ops_page_dirtied(void *o, uint32_t slot, uint64_t page)
   dirty_ring_push(o, slot, page);
 }
 
-const struct x86_vcpu_ops skvm_vcpu_ops = {
+static const struct x86_vcpu_ops skvm_vcpu_ops = {
   .msr_get = ops_msr_get, .msr_set = ops_msr_set, .msr_denied = ops_msr_denied, .poll = ops_poll,
   .hypercall = ops_hypercall,
   .page_dirtied = ops_page_dirtied,
 };
+
+void vcpu_ops_init(struct skvm_vcpu *v)
+{
+  v->platform_info = PLATFORM_INFO_CPUID_FAULT;   /* kvm_arch_vcpu_create */
+  v->cpu.vcpu_ops = &skvm_vcpu_ops;
+  v->cpu.vcpu_opaque = v;
+}
 
 /* Signals that must never be held back: faults are synchronous, KILL/STOP can't be blocked. */
 static bool signal_synchronous(int s)

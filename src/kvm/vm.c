@@ -62,6 +62,9 @@ static long enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap)
       return -EINVAL;
     __atomic_store_n(&vm->user_msr_exits, (uint8_t)cap->args[0], __ATOMIC_RELAXED);
     return 0;
+  case KVM_CAP_MSR_PLATFORM_INFO:
+    __atomic_store_n(&vm->platform_info_hidden, !cap->args[0], __ATOMIC_RELAXED);
+    return 0;
   case KVM_CAP_MAX_VCPU_ID:
     if (cap->args[0] > SKVM_MAX_VCPU_ID) return -EINVAL;
     pthread_mutex_lock(&vm->lock);

@@ -25,7 +25,9 @@
 #define KVM_SIGNATURE_EBX 0x4b4d564b   /* "KVMKVMKVM\0\0\0" */
 #define KVM_SIGNATURE_ECX 0x564b4d56
 #define KVM_SIGNATURE_EDX 0x4d
-#define VALID_QUIRKS KVM_X86_QUIRK_FIX_HYPERCALL_INSN   /* the quirks that can be turned off here */
+/* the quirks that can be turned off here (the engine reads vm->pv.disabled_quirks for the MWAIT ones) */
+#define VALID_QUIRKS (KVM_X86_QUIRK_FIX_HYPERCALL_INSN | KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS | \
+                      KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT)
 #define CLOCK_FLAGS (KVM_CLOCK_TSC_STABLE | KVM_CLOCK_REALTIME | KVM_CLOCK_HOST_TSC)
 #define PVCLOCK_TSC_STABLE_BIT 1
 

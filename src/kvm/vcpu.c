@@ -33,6 +33,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->cpu.memmap_gen = (unsigned)-1;   /* forces a map load on the first KVM_RUN */
   v->cpu.tsc_offset = vm->tsc_offset;
   vcpu_ops_init(v);
+  v->cpu.disabled_quirks = &vm->pv.disabled_quirks;
   v->cpu.trace = getenv("SOFTKVM_TRACE") != NULL;
   hv_vcpu_init(v);
   if ((ret = dirty_ring_vcpu_init(v, fd))) goto err_cpu;

@@ -188,6 +188,7 @@ struct x86_cpu {
   void *vcpu_opaque;
   uint8_t user_msr_exits;     /* KVM_MSR_EXIT_REASON_* that exit to userspace instead of #GP */
   bool trace;                 /* log exceptions to stderr (SOFTKVM_TRACE, for debugging) */
+  const uint64_t *disabled_quirks;  /* the VM's KVM_CAP_DISABLE_QUIRKS2 (KVM_X86_QUIRK_*), NULL: none */
 
   /* exception being raised (longjmp payload) */
   int exc_vector;
@@ -237,6 +238,11 @@ void x86_tlb_flush(struct x86_cpu *cpu);
 int x86_run(struct x86_cpu *cpu, bool immediate_exit);
 /* Called by KVM_RUN before x86_run: completes the exit userspace just handled. */
 void x86_complete_exit(struct x86_cpu *cpu);
+
+static inline bool x86_quirk_disabled(const struct x86_cpu *cpu, uint64_t quirk)
+{
+  return cpu->disabled_quirks && (__atomic_load_n(cpu->disabled_quirks, __ATOMIC_RELAXED) & quirk);
+}
 
 /* CR4 bits a guest may set: implemented and in its CPUID (MOV CR4 and KVM_SET_SREGS check this) */
 uint64_t x86_cr4_allowed(struct x86_cpu *cpu);

@@ -71,6 +71,8 @@ void x86_cpuid(struct x86_cpu *cpu, uint32_t leaf, uint32_t sub, uint32_t r[4])
     if (leaf == 1) {
       if (!cpu->cpuid) r[2] &= ~l1_ecx_missing();
       r[2] = (r[2] & ~L1_ECX_OSXSAVE) | ((cpu->cr4 & CR4_OSXSAVE) ? L1_ECX_OSXSAVE : 0);
+      if (x86_quirk_disabled(cpu, KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT))   /* MWAIT = MISC_ENABLE[18] */
+        r[2] = (r[2] & ~(1u << 3)) | ((cpu->misc_enable >> 18 & 1) << 3);
     }
     /* the size XCR0 (sub-leaf 0) and XCR0 | XSS compacted (sub-leaf 1) need: x87, SSE: 576 */
     if (leaf == 0xd && sub <= 1) r[1] = XSAVE_SIZE;

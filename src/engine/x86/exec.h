@@ -15,7 +15,7 @@
   X(jmp) X(jcc) X(jcxz) X(loop) X(call) X(ret) X(ret_far) X(int)         \
   X(int3) X(into) X(iret) X(hlt) X(cli) X(sti) X(cld) X(std) X(clc) X(stc) X(cmc)               \
   X(lgdt) X(lidt) X(sgdt) X(sidt) X(lldt) X(ltr) X(sldt) X(str) X(lar) X(lsl) X(verr) X(verw) X(mov_cr) X(mov_dr) X(rdmsr)    \
-  X(wrmsr) X(cpuid) X(rdtsc) X(rdtscp) X(invlpg) X(invpcid) X(clts) X(lmsw) X(smsw) X(ud) X(swapgs) X(priv_nop) X(vmcall) X(vmmcall)    \
+  X(wrmsr) X(cpuid) X(rdtsc) X(rdtscp) X(invlpg) X(invpcid) X(clts) X(lmsw) X(smsw) X(ud) X(swapgs) X(priv_nop) X(vmcall) X(vmmcall) X(monitor) X(mwait)    \
   X(syscall) X(sysret) X(sysenter) X(sysexit)      \
   X(in) X(out) X(ins) X(outs) X(movs) X(stos) X(lods) X(cmps) X(scas)                         \
   X(bt) X(bts) X(btr) X(btc) X(bsf) X(bsr) X(tzcnt) X(lzcnt) X(popcnt) X(shld) X(shrd)       \

@@ -299,5 +299,18 @@ static void hypercall(struct x86_cpu *cpu, bool vmmcall)
   RAISE(cpu, EXC_UD);
 }
 
+/* KVM runs MONITOR/MWAIT as NOPs (kvm_emulate_monitor_mwait); they #UD only when the guest's
+ * CPUID lacks MWAIT and userspace turned off KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS. */
+static void monitor_mwait(struct x86_cpu *cpu)
+{
+  uint32_t r[4];
+  if (!x86_quirk_disabled(cpu, KVM_X86_QUIRK_MWAIT_NEVER_UD_FAULTS)) return;
+  x86_cpuid(cpu, 1, 0, r);
+  if (!(r[2] & (1u << 3))) RAISE(cpu, EXC_UD);
+}
+
+HANDLER(monitor) { monitor_mwait(cpu); }
+HANDLER(mwait) { monitor_mwait(cpu); }
+
 HANDLER(vmcall) { hypercall(cpu, false); }
 HANDLER(vmmcall) { hypercall(cpu, true); }

@@ -58,7 +58,7 @@ static const x86_handler table[ZYDIS_MNEMONIC_MAX_VALUE + 1] = {
   M(RDMSR) = exec_rdmsr, M(WRMSR) = exec_wrmsr, M(CPUID) = exec_cpuid, M(RDTSC) = exec_rdtsc,
   M(RDTSCP) = exec_rdtscp, M(INVLPG) = exec_invlpg, M(INVPCID) = exec_invpcid, M(CLTS) = exec_clts, M(LMSW) = exec_lmsw,
   M(SMSW) = exec_smsw, M(UD0) = exec_ud, M(UD1) = exec_ud, M(UD2) = exec_ud,
-  M(SWAPGS) = exec_swapgs, M(VMCALL) = exec_vmcall, M(VMMCALL) = exec_vmmcall, M(WBINVD) = exec_priv_nop, M(INVD) = exec_priv_nop,
+  M(SWAPGS) = exec_swapgs, M(VMCALL) = exec_vmcall, M(VMMCALL) = exec_vmmcall, M(MONITOR) = exec_monitor, M(MWAIT) = exec_mwait, M(WBINVD) = exec_priv_nop, M(INVD) = exec_priv_nop,
   M(SYSCALL) = exec_syscall, M(SYSRET) = exec_sysret, M(SYSENTER) = exec_sysenter,
   M(SYSEXIT) = exec_sysexit,
   /* port I/O and strings */

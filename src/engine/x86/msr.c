@@ -9,6 +9,7 @@
 #define MSR_IA32_SYSENTER_ESP 0x175
 #define MSR_IA32_SYSENTER_EIP 0x176
 #define MSR_IA32_MISC_ENABLE 0x1a0
+#define MISC_ENABLE_MWAIT (1ULL << 18)
 #define MSR_IA32_CR_PAT 0x277
 #define MSR_IA32_TSC_DEADLINE 0x6e0
 #define MSR_IA32_PLATFORM_ID 0x17
@@ -199,7 +200,16 @@ int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host)
     if (!is_canonical(val)) return -1;
     *(index == MSR_IA32_SYSENTER_ESP ? &cpu->sysenter_esp : &cpu->sysenter_eip) = val;
     return 0;
-  case MSR_IA32_MISC_ENABLE: cpu->misc_enable = val; return 0;
+  case MSR_IA32_MISC_ENABLE:
+    /* ENABLE_MWAIT (bit 18) stays 0 unless KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT is off: then it
+     * needs SSE3 and shows as CPUID MWAIT (x86_cpuid) */
+    if ((val ^ cpu->misc_enable) & MISC_ENABLE_MWAIT) {
+      uint32_t r[4];
+      x86_cpuid(cpu, 1, 0, r);
+      if (!x86_quirk_disabled(cpu, KVM_X86_QUIRK_MISC_ENABLE_NO_MWAIT) || !(r[2] & 1)) return -1;
+    }
+    cpu->misc_enable = val;
+    return 0;
   case MSR_IA32_UCODE_REV: return 0;          /* writes are ignored (microcode loader probe) */
   case MSR_IA32_ARCH_CAPABILITIES: return host && val == ARCH_CAPABILITIES ? 0 : -1;   /* read-only */
   case MSR_IA32_PLATFORM_ID: return host ? 0 : -1;

@@ -29,6 +29,7 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_BINARY_STATS_FD:
     return 1;
   case KVM_CAP_MSR_PLATFORM_INFO:
+  case KVM_CAP_GET_MSR_FEATURES:
   case KVM_CAP_VCPU_EVENTS:
   case KVM_CAP_DEBUGREGS:
   case KVM_CAP_INTR_SHADOW:

@@ -44,6 +44,29 @@ static long get_msr_index_list(struct kvm_msr_list *user)
   return 0;
 }
 
+static long get_msr_feature_index_list(struct kvm_msr_list *user)
+{
+  uint32_t n = user->nmsrs;
+  user->nmsrs = x86_msr_feature_list_len;
+  if (n < (uint32_t)x86_msr_feature_list_len) return -E2BIG;
+  memcpy(user->indices, x86_msr_feature_list, x86_msr_feature_list_len * sizeof(uint32_t));
+  return 0;
+}
+
+/* KVM_GET_MSRS on the system fd: feature MSRs; the count read up to the first unknown one */
+static long get_feature_msrs(struct kvm_msrs *user)
+{
+  if (user->nmsrs >= SKVM_MAX_IO_MSRS) return -E2BIG;
+  uint32_t i;
+  for (i = 0; i < user->nmsrs; i++) {
+    uint64_t v;
+    int r = x86_msr_feature_get(user->entries[i].index, &v);
+    user->entries[i].data = v;
+    if (r) break;
+  }
+  return i;
+}
+
 long system_ioctl(unsigned long req, void *arg)
 {
   switch (req) {
@@ -60,6 +83,10 @@ long system_ioctl(unsigned long req, void *arg)
     return get_supported_cpuid(arg);
   case KVM_GET_MSR_INDEX_LIST:
     return get_msr_index_list(arg);
+  case KVM_GET_MSR_FEATURE_INDEX_LIST:
+    return get_msr_feature_index_list(arg);
+  case KVM_GET_MSRS:
+    return get_feature_msrs(arg);
   case KVM_GET_SUPPORTED_HV_CPUID:
     return hv_get_supported_cpuid(NULL, arg);
   }

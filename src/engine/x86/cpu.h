@@ -251,6 +251,10 @@ uint64_t x86_cr4_allowed(struct x86_cpu *cpu);
 int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val);
 int x86_msr_set(struct x86_cpu *cpu, uint32_t index, uint64_t val, bool host);
 extern const uint32_t x86_msr_list[];
+/* the feature MSRs (KVM_GET_MSR_FEATURE_INDEX_LIST) and their values (0 or X86_MSR_UNKNOWN) */
+extern const uint32_t x86_msr_feature_list[];
+extern const int x86_msr_feature_list_len;
+int x86_msr_feature_get(uint32_t index, uint64_t *val);
 extern const int x86_msr_list_len;
 
 /* The CPUID leaves the engine implements (KVM_GET_SUPPORTED_CPUID). */

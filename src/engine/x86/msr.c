@@ -25,6 +25,7 @@
                            (1ULL << 8) | (1ULL << 13) | (1ULL << 14) | (1ULL << 15) | (1ULL << 20) | \
                            (1ULL << 24) | (1ULL << 26) | (1ULL << 27))
 #define MSR_IA32_XSS 0xda0   /* no supervisor state components: only 0 (KVM's supported_xss) */
+#define UCODE_REV 0x100000000ULL   /* revision 1 in bits 63:32 */
 #define MSR_MTRRcap 0xfe
 #define MSR_MTRR_VAR_FIRST 0x200   /* 8 base/mask pairs */
 #define MSR_MTRR_VAR_LAST 0x20f
@@ -48,6 +49,20 @@ const uint32_t x86_msr_list[] = {
   MSR_IA32_XSS,
 };
 const int x86_msr_list_len = sizeof(x86_msr_list) / sizeof(x86_msr_list[0]);
+
+/* KVM_GET_MSR_FEATURE_INDEX_LIST: MSRs that describe the CPU model, read on the system fd */
+const uint32_t x86_msr_feature_list[] = { MSR_IA32_ARCH_CAPABILITIES, MSR_IA32_UCODE_REV };
+const int x86_msr_feature_list_len = sizeof(x86_msr_feature_list) / sizeof(x86_msr_feature_list[0]);
+
+int x86_msr_feature_get(uint32_t index, uint64_t *val)
+{
+  switch (index) {
+  case MSR_IA32_ARCH_CAPABILITIES: *val = ARCH_CAPABILITIES; return 0;
+  case MSR_IA32_UCODE_REV: *val = UCODE_REV; return 0;
+  }
+  *val = 0;
+  return X86_MSR_UNKNOWN;
+}
 
 /* Guest TSC: the host monotonic clock in ns (a 1 GHz TSC) plus the guest's offset. */
 static uint64_t host_tsc(void)
@@ -130,7 +145,7 @@ int x86_msr_get(struct x86_cpu *cpu, uint32_t index, uint64_t *val)
   case MSR_IA32_CR_PAT: *val = cpu->pat; return 0;
   case MSR_IA32_PLATFORM_ID: *val = 0; return 0;
   case MSR_IA32_FEATURE_CONTROL: *val = 1; return 0;   /* locked, no VMX/SGX enabled */
-  case MSR_IA32_UCODE_REV: *val = 0x100000000ULL; return 0;
+  case MSR_IA32_UCODE_REV: *val = UCODE_REV; return 0;
   case MSR_IA32_ARCH_CAPABILITIES: *val = ARCH_CAPABILITIES; return 0;
   case MSR_MTRRcap: *val = 0x500 | 8; return 0;         /* fixed ranges, WC, 8 variable */
   case MSR_MTRRdefType: *val = cpu->mtrr_def_type; return 0;

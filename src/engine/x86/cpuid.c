@@ -16,7 +16,7 @@
 /* leaf 7.0 EBX: TSC_ADJUST BMI1 BMI2 INVPCID RDSEED ADX CLFLUSHOPT CLWB */
 #define L7_EBX ((1u << 1) | (1u << 3) | (1u << 8) | (1u << 10) | (1u << 18) | (1u << 19) | (1u << 23) | (1u << 24))
 #define L7_EDX (1u << 29)   /* IA32_ARCH_CAPABILITIES (msr.c) */
-#define X1_EDX ((1u << 11) | (1u << 20) | (1u << 27) | (1u << 29))   /* SYSCALL, NX, RDTSCP, LM */
+#define X1_EDX ((1u << 11) | (1u << 20) | (1u << 26) | (1u << 27) | (1u << 29))   /* SYSCALL, NX, 1 GiB pages, RDTSCP, LM */
 #define X1_ECX ((1u << 0) | (1u << 5))     /* LAHF/SAHF in 64-bit mode, LZCNT (ABM) */
 
 static const struct kvm_cpuid_entry2 supported[] = {

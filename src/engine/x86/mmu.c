@@ -113,17 +113,16 @@ static void walk(struct x86_cpu *cpu, uint64_t lin, int acc, struct walk *w)
     if (!(pte & PTE_P)) page_fault(cpu, lin, errbase);
     if (esize == 8) {
       uint64_t rsvd = rsvd_hi | (nxe ? 0 : PTE_NX);
-      bool lma = cpu->efer & EFER_LMA;
-      if (level == 4 || (level == 3 && lma)) rsvd |= PTE_PS;   /* no 1 GiB pages (CPUID) */
+      if (level == 4) rsvd |= PTE_PS;
+      if (level == 3 && (pte & PTE_PS)) rsvd |= 0x3fffe000;     /* 1 GiB page: bits 29:13 */
       if (level == 2 && (pte & PTE_PS)) rsvd |= 0x1fe000;       /* 2 MiB page: bits 20:13 */
       if (pte & rsvd) page_fault(cpu, lin, errbase | PF_P | PF_RSVD);
     }
     w->user &= !!(pte & PTE_U);
     w->write &= !!(pte & PTE_W);
     if (esize == 8 && (pte & PTE_NX) && nxe) w->exec = false;
-    bool large = level > 1 && (pte & PTE_PS) &&
-                 (esize == 8 ? level <= 3 && !(level == 3 && !(cpu->efer & EFER_LMA))
-                             : (cpu->cr4 & CR4_PSE));
+    /* 2 MiB and 1 GiB pages (level 3 exists only in 4-level paging), or PSE's 4 MiB pages */
+    bool large = level > 1 && (pte & PTE_PS) && (esize == 8 ? level <= 3 : (cpu->cr4 & CR4_PSE));
     if (level == 1 || large) {
       uint64_t page_size = 1ULL << shift;
       uint64_t frame;

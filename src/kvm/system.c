@@ -35,21 +35,13 @@ static long get_supported_cpuid(struct kvm_cpuid2 *user)
   return 0;
 }
 
-static long get_msr_index_list(struct kvm_msr_list *user)
+/* KVM_GET_MSR_INDEX_LIST / KVM_GET_MSR_FEATURE_INDEX_LIST: the count always, the indices if they fit */
+static long copy_msr_list(struct kvm_msr_list *user, const uint32_t *list, int len)
 {
   uint32_t n = user->nmsrs;
-  user->nmsrs = x86_msr_list_len;
-  if (n < (uint32_t)x86_msr_list_len) return -E2BIG;
-  memcpy(user->indices, x86_msr_list, x86_msr_list_len * sizeof(uint32_t));
-  return 0;
-}
-
-static long get_msr_feature_index_list(struct kvm_msr_list *user)
-{
-  uint32_t n = user->nmsrs;
-  user->nmsrs = x86_msr_feature_list_len;
-  if (n < (uint32_t)x86_msr_feature_list_len) return -E2BIG;
-  memcpy(user->indices, x86_msr_feature_list, x86_msr_feature_list_len * sizeof(uint32_t));
+  user->nmsrs = len;
+  if (n < (uint32_t)len) return -E2BIG;
+  memcpy(user->indices, list, len * sizeof(uint32_t));
   return 0;
 }
 
@@ -82,9 +74,9 @@ long system_ioctl(unsigned long req, void *arg)
   case KVM_GET_SUPPORTED_CPUID:
     return get_supported_cpuid(arg);
   case KVM_GET_MSR_INDEX_LIST:
-    return get_msr_index_list(arg);
+    return copy_msr_list(arg, x86_msr_list, x86_msr_list_len);
   case KVM_GET_MSR_FEATURE_INDEX_LIST:
-    return get_msr_feature_index_list(arg);
+    return copy_msr_list(arg, x86_msr_feature_list, x86_msr_feature_list_len);
   case KVM_GET_MSRS:
     return get_feature_msrs(arg);
   case KVM_GET_SUPPORTED_HV_CPUID:

@@ -179,6 +179,7 @@ void msr_filter_destroy(struct skvm_vm *vm);
 void vcpu_ops_init(struct skvm_vcpu *v);   /* the engine hooks and the MSRs kept here */
 void vcpu_signals_enter(struct skvm_vcpu *v);
 void vcpu_signals_leave(struct skvm_vcpu *v);
+void vcpu_signals_release(void);
 long vcpu_set_signal_mask(struct skvm_vcpu *v, const struct kvm_signal_mask *m);
 
 /* vcpu.c: register state (also for the sync-regs area) */

@@ -351,5 +351,6 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   default: r = -EINVAL; break;   /* kvm_arch_vcpu_ioctl's default */
   }
   pthread_mutex_unlock(&v->lock);
+  if (req == KVM_RUN) vcpu_signals_release();   /* a pthread_cancel held back by KVM_RUN */
   return r;
 }

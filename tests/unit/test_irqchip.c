@@ -426,6 +426,38 @@ static void test_halt_immediate_exit(void)
   vm_teardown(&v);
 }
 
+/* an asynchronous pthread_cancel of a thread halted in KVM_RUN (xapic_ipi_test ends this way):
+ * as on KVM, it is cancelled after the ioctl, holding no lock and no longer running */
+static void *run_cancellable(void *arg)
+{
+  struct vm *v = arg;
+  pthread_setcanceltype(PTHREAD_CANCEL_ASYNCHRONOUS, NULL);
+  __atomic_store_n(&v->mem[FLAGS + 32], 1, __ATOMIC_SEQ_CST);
+  skvm_ioctl(v->vcpu[0], KVM_RUN, IARG(0));
+  return NULL;
+}
+
+static void test_cancel_in_run(void)
+{
+  struct vm v;
+  if (vm_setup(&v, 1, false) == 0 && enter(&v, 0, T_HALT, 0xf000) == 0) {
+    pthread_t th;
+    void *ret = NULL;
+    CHECK_EQ(pthread_create(&th, NULL, run_cancellable, &v), 0);
+    while (!__atomic_load_n(&v.mem[FLAGS + 32], __ATOMIC_SEQ_CST)) usleep(1000);
+    usleep(50000);   /* in the HLT */
+    CHECK_EQ(pthread_cancel(th), 0);
+    CHECK_EQ(pthread_join(th, &ret), 0);
+    CHECK(ret == PTHREAD_CANCELED);
+    struct kvm_mp_state mp = { 0xff };
+    CHECK_EQ(skvm_ioctl(v.vcpu[0], KVM_GET_MP_STATE, &mp), 0);   /* the vCPU's and irqchip's locks */
+    CHECK_EQ(mp.mp_state, KVM_MP_STATE_HALTED);
+    struct kvm_userspace_memory_region r = { .slot = 0 };        /* waits for running vCPUs */
+    CHECK_EQ(skvm_ioctl(v.vm, KVM_SET_USER_MEMORY_REGION, &r), 0);
+  }
+  vm_teardown(&v);
+}
+
 static void *raise_gsi4_when_ready(void *arg)
 {
   struct vm *v = arg;
@@ -575,7 +607,7 @@ int main(int argc, char **argv)
     { "timer_deadline", test_timer_deadline }, { "ioapic", test_ioapic }, { "pic", test_pic },
     { "pit_ch0", test_pit_ch0 }, { "pit_ch2_speaker", test_pit_ch2_speaker }, { "ipi", test_ipi },
     { "init_sipi", test_init_sipi }, { "halt_immediate_exit", test_halt_immediate_exit },
-    { "wake_from_thread", test_wake_from_thread },
+    { "wake_from_thread", test_wake_from_thread }, { "cancel_in_run", test_cancel_in_run },
   };
   alarm(100);
   for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

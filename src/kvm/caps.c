@@ -27,6 +27,7 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_TSC_DEADLINE_TIMER:
   case KVM_CAP_X86_MSR_FILTER:
   case KVM_CAP_BINARY_STATS_FD:
+  case KVM_CAP_SET_BOOT_CPU_ID:
     return 1;
   case KVM_CAP_MSR_PLATFORM_INFO:
   case KVM_CAP_GET_MSR_FEATURES:

@@ -116,6 +116,14 @@ long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
   case KVM_SET_TSS_ADDR:   /* VMX real-mode helpers: nothing to do for a software CPU */
     vm->tss_addr = (unsigned long)arg;
     return 0;
+  case KVM_SET_BOOT_CPU_ID: {
+    long r = 0;
+    pthread_mutex_lock(&vm->lock);
+    if (vm->created_vcpus) r = -EBUSY;
+    else vm->bsp_vcpu_id = (uint32_t)(unsigned long)arg;
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+  }
   case KVM_SET_IDENTITY_MAP_ADDR: {
     long r = 0;
     pthread_mutex_lock(&vm->lock);

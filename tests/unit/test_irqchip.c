@@ -547,6 +547,45 @@ static void test_lapic_state(void)
   vm_teardown(&v);
 }
 
+/* ---- KVM_SET_BOOT_CPU_ID ---- */
+static int get_msr(int vcpu, uint32_t index, uint64_t *val)
+{
+  struct { struct kvm_msrs h; struct kvm_msr_entry e; } m = { .h.nmsrs = 1, .e.index = index };
+  int r = skvm_ioctl(vcpu, KVM_GET_MSRS, &m);
+  *val = m.e.data;
+  return r;   /* 1, or 0 when refused */
+}
+
+/* KVM_SET_BOOT_CPU_ID: which vCPU resets as the BSP; only before any vCPU exists */
+static void test_boot_cpu_id(void)
+{
+  int sys = skvm_open();
+  int vm = skvm_ioctl(sys, KVM_CREATE_VM, IARG(0));
+  CHECK_EQ(skvm_ioctl(vm, KVM_CHECK_EXTENSION, IARG(KVM_CAP_SET_BOOT_CPU_ID)), 1);
+  CHECK_EQ(skvm_ioctl(vm, KVM_CREATE_IRQCHIP, IARG(0)), 0);
+  CHECK_EQ(skvm_ioctl(vm, KVM_SET_BOOT_CPU_ID, IARG(1)), 0);
+  int c0 = skvm_ioctl(vm, KVM_CREATE_VCPU, IARG(0)), c1 = skvm_ioctl(vm, KVM_CREATE_VCPU, IARG(1));
+  CHECK(c0 >= 0 && c1 >= 0);
+  CHECK_ERRNO(skvm_ioctl(vm, KVM_SET_BOOT_CPU_ID, IARG(0)), EBUSY);
+  uint64_t base = 0;
+  CHECK_EQ(get_msr(c0, 0x1b, &base), 1);
+  CHECK_EQ(base, 0xfee00800);
+  CHECK_EQ(get_msr(c1, 0x1b, &base), 1);
+  CHECK_EQ(base, 0xfee00900);                 /* the BSP */
+  struct kvm_mp_state mp = { 0xff };
+  CHECK_EQ(skvm_ioctl(c0, KVM_GET_MP_STATE, &mp), 0);
+  CHECK_EQ(mp.mp_state, KVM_MP_STATE_UNINITIALIZED);
+  CHECK_EQ(skvm_ioctl(c1, KVM_GET_MP_STATE, &mp), 0);
+  CHECK_EQ(mp.mp_state, KVM_MP_STATE_RUNNABLE);
+  struct kvm_lapic_state s;
+  CHECK_EQ(skvm_ioctl(c1, KVM_GET_LAPIC, &s), 0);
+  CHECK_EQ(lreg(&s, 0x350), 0x700);           /* the BSP's LINT0: ExtINT */
+  skvm_close(c0);
+  skvm_close(c1);
+  skvm_close(vm);
+  skvm_close(sys);
+}
+
 /* ---- error codes (Linux 6.1) ---- */
 static void test_errors(void)
 {
@@ -608,6 +647,7 @@ int main(int argc, char **argv)
     { "pit_ch0", test_pit_ch0 }, { "pit_ch2_speaker", test_pit_ch2_speaker }, { "ipi", test_ipi },
     { "init_sipi", test_init_sipi }, { "halt_immediate_exit", test_halt_immediate_exit },
     { "wake_from_thread", test_wake_from_thread }, { "cancel_in_run", test_cancel_in_run },
+    { "boot_cpu_id", test_boot_cpu_id },
   };
   alarm(100);
   for (size_t i = 0; i < sizeof(tests) / sizeof(tests[0]); i++) {

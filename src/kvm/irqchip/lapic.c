@@ -18,6 +18,7 @@
 #define MIN_PERIOD_NS 200000u      /* KVM's min_timer_period_us for periodic timers */
 
 bool lapic_hw_enabled(const struct skvm_lapic *l) { return l->cpu->apic_base & APICBASE_ENABLE; }
+static bool is_reset_bsp(const struct skvm_lapic *l) { return l->vcpu->id == (int)l->vcpu->vm->bsp_vcpu_id; }
 static bool sw_enabled(const struct skvm_lapic *l) { return lapic_reg(l, APIC_SPIV) & SPIV_ENABLE; }
 static uint32_t timer_mode(const struct skvm_lapic *l) { return lapic_reg(l, APIC_LVTT) & TIMER_MODE_MASK; }
 
@@ -386,14 +387,14 @@ int lapic_set_base_locked(struct skvm_lapic *l, uint64_t val, bool host)
 void lapic_reset_locked(struct skvm_lapic *l, bool init)
 {
   if (!init) {
-    l->cpu->apic_base = APIC_DEFAULT_BASE | APICBASE_ENABLE | (l->vcpu->id == 0 ? APICBASE_BSP : 0);
+    l->cpu->apic_base = APIC_DEFAULT_BASE | APICBASE_ENABLE | (is_reset_bsp(l) ? APICBASE_BSP : 0);
     memset(l->regs, 0, sizeof(l->regs));
     lapic_set_reg(l, APIC_ID, (uint32_t)l->vcpu->id << 24);
   }
   l->timer_due = l->timer_len = l->tsc_deadline = 0;
   lapic_set_reg(l, APIC_LVR, APIC_VERSION);
   for (unsigned r = APIC_LVTT; r <= APIC_LVTERR; r += 0x10) lapic_set_reg(l, r, LVT_MASKED);
-  if (l->vcpu->id == 0) lapic_set_reg(l, APIC_LVT0, DM_EXTINT << 8);   /* KVM_X86_QUIRK_LINT0_REENABLED */
+  if (is_reset_bsp(l)) lapic_set_reg(l, APIC_LVT0, DM_EXTINT << 8);   /* KVM_X86_QUIRK_LINT0_REENABLED */
   lapic_set_reg(l, APIC_DFR, 0xffffffffu);
   lapic_set_reg(l, APIC_SPIV, 0xff);
   lapic_set_reg(l, APIC_TASKPRI, 0);

@@ -166,7 +166,7 @@ int irqchip_vcpu_attach(struct skvm_vcpu *v)
   pthread_mutex_lock(&chip->lock);
   chip->lapics[chip->nlapics++] = l;
   lapic_reset_locked(l, false);
-  l->mp_state = v->id == 0 ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
+  l->mp_state = v->id == (int)v->vm->bsp_vcpu_id ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
   pthread_mutex_unlock(&chip->lock);
   v->lapic = l;
   v->cpu.irq_ops = &irq_ops;
@@ -221,7 +221,7 @@ int irqchip_vcpu_accept_events(struct skvm_vcpu *v)
     if (l->init_pending) {
       l->init_pending = false;
       init_reset_locked(l);
-      l->mp_state = v->id == 0 ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
+      l->mp_state = (l->cpu->apic_base & APICBASE_BSP) ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
     }
     if (l->sipi_pending) {
       l->sipi_pending = false;

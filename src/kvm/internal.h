@@ -128,6 +128,7 @@ struct skvm_vm {
   uint8_t user_msr_exits;     /* KVM_CAP_X86_USER_SPACE_MSR: KVM_MSR_EXIT_REASON_* */
   bool platform_info_hidden;  /* KVM_CAP_MSR_PLATFORM_INFO turned off: RDMSR #GPs */
   uint32_t bsp_vcpu_id;       /* KVM_SET_BOOT_CPU_ID: the vCPU that resets as the BSP */
+  uint32_t x2apic_api;        /* KVM_CAP_X2APIC_API: KVM_X2APIC_API_* flags */
   pthread_rwlock_t msr_filter_lock;
   struct skvm_msr_filter *msr_filter;   /* KVM_X86_SET_MSR_FILTER, NULL = allow all */
   struct skvm_pv_vm pv;

@@ -169,6 +169,7 @@ static void check_caps(int fd) {
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_TSC_DEADLINE_TIMER)), 1);
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_IRQ_INJECT_STATUS)), 1);
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_SET_BOOT_CPU_ID)), 1);
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_X2APIC_API)), 3);   /* both flags */
 }
 
 static void test_check_extension(void) {

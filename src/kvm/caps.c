@@ -27,7 +27,10 @@ long check_extension(struct skvm_vm *vm, long cap)
   case KVM_CAP_TSC_DEADLINE_TIMER:
   case KVM_CAP_X86_MSR_FILTER:
   case KVM_CAP_BINARY_STATS_FD:
+  case KVM_CAP_SET_BOOT_CPU_ID:
     return 1;
+  case KVM_CAP_X2APIC_API:
+    return KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK;
   case KVM_CAP_MSR_PLATFORM_INFO:
   case KVM_CAP_GET_MSR_FEATURES:
   case KVM_CAP_VCPU_EVENTS:

@@ -127,6 +127,8 @@ struct skvm_vm {
   uint64_t nr_mmu_pages;      /* KVM_SET_NR_MMU_PAGES: recorded only, there is no shadow MMU */
   uint8_t user_msr_exits;     /* KVM_CAP_X86_USER_SPACE_MSR: KVM_MSR_EXIT_REASON_* */
   bool platform_info_hidden;  /* KVM_CAP_MSR_PLATFORM_INFO turned off: RDMSR #GPs */
+  uint32_t bsp_vcpu_id;       /* KVM_SET_BOOT_CPU_ID: the vCPU that resets as the BSP */
+  uint32_t x2apic_api;        /* KVM_CAP_X2APIC_API: KVM_X2APIC_API_* flags */
   pthread_rwlock_t msr_filter_lock;
   struct skvm_msr_filter *msr_filter;   /* KVM_X86_SET_MSR_FILTER, NULL = allow all */
   struct skvm_pv_vm pv;
@@ -179,6 +181,7 @@ void msr_filter_destroy(struct skvm_vm *vm);
 void vcpu_ops_init(struct skvm_vcpu *v);   /* the engine hooks and the MSRs kept here */
 void vcpu_signals_enter(struct skvm_vcpu *v);
 void vcpu_signals_leave(struct skvm_vcpu *v);
+void vcpu_signals_release(void);
 long vcpu_set_signal_mask(struct skvm_vcpu *v, const struct kvm_signal_mask *m);
 
 /* vcpu.c: register state (also for the sync-regs area) */

@@ -26,7 +26,7 @@ int vcpu_create(struct skvm_vm *vm, unsigned long id)
   v->fd = fd;
   pthread_mutex_init(&v->lock, NULL);
   x86_cpu_init(&v->cpu);
-  if (id != 0) v->cpu.apic_base &= ~(uint64_t)(1u << 8);   /* only vCPU 0 is the reset BSP */
+  if (id != vm->bsp_vcpu_id) v->cpu.apic_base &= ~(uint64_t)(1u << 8);   /* KVM_SET_BOOT_CPU_ID's */
   v->cpu.run = v->run;
   v->cpu.memmap_slot = &vm->memmap;
   v->cpu.memmap_gen_slot = &vm->memmap_gen;
@@ -351,5 +351,6 @@ long vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   default: r = -EINVAL; break;   /* kvm_arch_vcpu_ioctl's default */
   }
   pthread_mutex_unlock(&v->lock);
+  if (req == KVM_RUN) vcpu_signals_release();   /* a pthread_cancel held back by KVM_RUN */
   return r;
 }

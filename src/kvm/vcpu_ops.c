@@ -3,8 +3,38 @@
 #include <errno.h>
 #include <signal.h>
 #include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "internal.h"
+
+/* glibc's thread-cancellation signal (SIGCANCEL = __SIGRTMIN, 32), which pthread_sigmask will not
+ * block. An asynchronous pthread_cancel of a thread in KVM_RUN must not unwind it inside the
+ * engine (holding the irqchip's lock, marked running): on real KVM the signal makes KVM_RUN
+ * return EINTR and the thread is cancelled after the ioctl. So KVM_RUN blocks it with the raw
+ * system call, returns EINTR when it is pending, and lets it in once the ioctl is done. */
+#define SIGCANCEL_BIT (1ULL << (32 - 1))
+
+static void sigcancel_mask(int how)
+{
+  uint64_t set = SIGCANCEL_BIT;
+  syscall(SYS_rt_sigprocmask, how, &set, NULL, sizeof(set));
+}
+
+static bool sigcancel_pending(void)
+{
+  uint64_t set = 0;
+  return syscall(SYS_rt_sigpending, &set, sizeof(set)) == 0 && (set & SIGCANCEL_BIT);
+}
+
+/* sets the thread's signal mask, keeping SIGCANCEL blocked (pthread_sigmask would unblock it) */
+static void set_mask_holding_cancel(const sigset_t *m)
+{
+  uint64_t set;
+  memcpy(&set, m, sizeof(set));   /* the kernel's 64-bit mask is sigset_t's first word */
+  set |= SIGCANCEL_BIT;
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &set, NULL, sizeof(set));
+}
 
 #define MSR_PLATFORM_INFO 0xce
 #define PLATFORM_INFO_CPUID_FAULT (1ULL << 31)
@@ -59,6 +89,7 @@ static bool signal_pending(struct skvm_vcpu *v)
 {
   sigset_t pending;
   if (!v->watching || sigpending(&pending)) return false;
+  if (sigcancel_pending()) return true;
   for (int s = 1; s < NSIG; s++)
     if (sigismember(&v->sig_watch, s) && sigismember(&pending, s)) return true;
   return false;
@@ -113,13 +144,20 @@ void vcpu_signals_enter(struct skvm_vcpu *v)
     sigaddset(&block, s);
   }
   pthread_sigmask(SIG_SETMASK, &block, NULL);
+  sigcancel_mask(SIG_BLOCK);
   v->watching = true;
 }
 
 void vcpu_signals_leave(struct skvm_vcpu *v)
 {
   v->watching = false;
-  pthread_sigmask(SIG_SETMASK, &v->sig_saved, NULL);
+  set_mask_holding_cancel(&v->sig_saved);
+}
+
+/* after the vCPU ioctl, its lock released: a held-back cancellation acts now */
+void vcpu_signals_release(void)
+{
+  sigcancel_mask(SIG_UNBLOCK);
 }
 
 long vcpu_set_signal_mask(struct skvm_vcpu *v, const struct kvm_signal_mask *m)

@@ -65,6 +65,11 @@ static long enable_cap(struct skvm_vm *vm, const struct kvm_enable_cap *cap)
   case KVM_CAP_MSR_PLATFORM_INFO:
     __atomic_store_n(&vm->platform_info_hidden, !cap->args[0], __ATOMIC_RELAXED);
     return 0;
+  case KVM_CAP_X2APIC_API:
+    if (cap->args[0] & ~(uint64_t)(KVM_X2APIC_API_USE_32BIT_IDS | KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK))
+      return -EINVAL;
+    __atomic_or_fetch(&vm->x2apic_api, (uint32_t)cap->args[0], __ATOMIC_RELAXED);
+    return 0;
   case KVM_CAP_MAX_VCPU_ID:
     if (cap->args[0] > SKVM_MAX_VCPU_ID) return -EINVAL;
     pthread_mutex_lock(&vm->lock);
@@ -116,6 +121,14 @@ long vm_ioctl(struct skvm_vm *vm, unsigned long req, void *arg)
   case KVM_SET_TSS_ADDR:   /* VMX real-mode helpers: nothing to do for a software CPU */
     vm->tss_addr = (unsigned long)arg;
     return 0;
+  case KVM_SET_BOOT_CPU_ID: {
+    long r = 0;
+    pthread_mutex_lock(&vm->lock);
+    if (vm->created_vcpus) r = -EBUSY;
+    else vm->bsp_vcpu_id = (uint32_t)(unsigned long)arg;
+    pthread_mutex_unlock(&vm->lock);
+    return r;
+  }
   case KVM_SET_IDENTITY_MAP_ADDR: {
     long r = 0;
     pthread_mutex_lock(&vm->lock);

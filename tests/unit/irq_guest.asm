@@ -7,10 +7,12 @@ BITS 32
 ORG 0
 
 COUNTS  equ 0x5000      ; dword per vector
-EOIK    equ 0x5400      ; byte per vector: 0 none, 1 LAPIC, 2 master PIC, 3 slave + master PIC
+EOIK    equ 0x5400      ; byte per vector: 0 none, 1 LAPIC, 2 master PIC, 3 slave + master PIC,
+                        ; 4 x2APIC (WRMSR 0x80b)
 RES     equ 0x5500      ; results, dwords
 LAST    equ 0x55fc      ; last vector taken
 FLAGS   equ 0x5600      ; +0 AP ready, +4 AP done, +8 AP started (word), +12 AP's CS (word)
+GPF     equ 0x5700      ; #GPs taken by gp_skip
 IDT     equ 0x6000
 APIC    equ 0xfee00000
 IOAPIC  equ 0xfec00000
@@ -43,6 +45,34 @@ IOAPIC  equ 0xfec00000
     OUTB 0xa1, 0x01
     OUTB 0x21, 0xff
     OUTB 0xa1, 0xff
+%endmacro
+
+; IDT[13] -> gp_skip: a faulting (2-byte) RDMSR/WRMSR is skipped and counted in GPF
+%macro GP_SKIP_ON 0
+    mov eax, gp_skip
+    mov [IDT + 13 * 8], ax
+    shr eax, 16
+    mov [IDT + 13 * 8 + 6], ax
+%endmacro
+
+; runs %2 (RDMSR or WRMSR); if it faulted, sets bit %1 of RES[2]
+%macro TRY 2
+    mov dword [GPF], 0
+    %2
+    cmp dword [GPF], 0
+    je %%ok
+    or dword [RES + 8], 1 << %1
+%%ok:
+%endmacro
+%macro MSR_R 2         ; bit, MSR: EDX:EAX = the MSR
+    mov ecx, %2
+    TRY %1, rdmsr
+%endmacro
+%macro MSR_W 4         ; bit, MSR, EDX, EAX
+    mov ecx, %2
+    mov edx, %3
+    mov eax, %4
+    TRY %1, wrmsr
 %endmacro
 
 %macro IOREG_WRITE 2   ; IOAPIC register, value
@@ -79,7 +109,7 @@ entry:
 
 scenarios:
     dd t_oneshot, t_periodic, t_deadline, t_ioapic, t_pic, t_pit, t_pit2, t_ipi_bsp, t_ipi_ap
-    dd t_sipi_bsp, t_halt, t_wake
+    dd t_sipi_bsp, t_halt, t_wake, t_x2apic, t_x2_bsp, t_x2_ap
 
 apic_on:
     mov dword [APIC + 0xf0], 0x1ff      ; SVR: enabled, spurious vector 0xff
@@ -335,6 +365,110 @@ t_wake:
     mov [RES + 0], eax
     jmp done0
 
+; ---- 12: x2APIC mode on vCPU 0: the APIC base rules, the MSRs, which accesses #GP ----
+t_x2apic:
+    GP_SKIP_ON
+    MSR_R 0, 0x802                       ; x2APIC MSRs outside x2APIC mode: #GP
+    MSR_W 1, 0x1b, 0, 0xfee00500         ; EXTD without ENABLE: #GP
+    MSR_W 2, 0x1b, 0, 0xfee00d00         ; xAPIC -> x2APIC
+    MSR_R 3, 0x802
+    mov [RES + 0], eax                   ; x2APIC ID
+    MSR_R 4, 0x80d
+    mov [RES + 4], eax                   ; LDR
+    MSR_W 5, 0x80f, 0, 0x1ff             ; SVR: enabled
+    mov byte [EOIK + 0x70], 4
+    mov byte [EOIK + 0x71], 4
+    MSR_W 6, 0x83f, 0, 0x70              ; SELF_IPI, vector 0x70
+    WAIT_COUNT 0x70, 1
+    MSR_W 7, 0x830, 0, 0x1071            ; ICR: fixed, physical, to ID 0 (itself); busy: ignored
+    WAIT_COUNT 0x71, 1
+    MSR_R 8, 0x830
+    mov [RES + 12], eax                  ; ICR
+    mov [RES + 16], edx
+    MSR_R 9, 0x80e                       ; no DFR
+    MSR_R 10, 0x831                      ; no ICR2
+    MSR_R 11, 0x809                      ; no ARBPRI
+    MSR_R 12, 0x83f                      ; SELF_IPI is write-only
+    MSR_W 13, 0x802, 0, 5                ; the ID is read-only
+    MSR_W 14, 0x80d, 0, 1                ; the LDR too
+    MSR_W 15, 0x803, 0, 0                ; and the version
+    MSR_W 16, 0x830, 0, 0x2071           ; ICR bit 13: reserved
+    MSR_W 17, 0x808, 1, 0                ; TPR bits 63:32: reserved
+    MSR_W 18, 0x828, 0, 1                ; ESR: only 0
+    MSR_W 19, 0x83f, 0, 0x170            ; SELF_IPI: a vector only
+    MSR_W 20, 0x828, 0, 0
+    mov dword [APIC + 0x80], 0x50        ; MMIO is ignored in x2APIC mode
+    mov eax, [APIC + 0x30]
+    mov [RES + 20], eax                  ; ... and reads all ones
+    MSR_R 21, 0x808
+    mov [RES + 24], eax                  ; TPR
+    MSR_W 22, 0x1b, 0, 0xfee00900        ; x2APIC -> xAPIC: #GP
+    MSR_W 23, 0x1b, 0, 0xfee00100        ; x2APIC -> disabled
+    MSR_W 24, 0x1b, 0, 0xfee00d00        ; disabled -> x2APIC: #GP
+    MSR_W 25, 0x1b, 0, 0xfee00900        ; disabled -> xAPIC
+    MSR_R 26, 0x808
+    mov eax, [APIC + 0x30]
+    mov [RES + 28], eax                  ; MMIO again: the version
+    jmp done0
+
+; ---- 13, 14: x2APIC IPIs from vCPU 0 to vCPU 1, physical and logical (cluster) ----
+x2apic_on:
+    mov ecx, 0x1b
+    rdmsr
+    or eax, 0xc00
+    wrmsr
+    mov ecx, 0x80f
+    mov eax, 0x1ff
+    xor edx, edx
+    wrmsr
+    ret
+
+t_x2_bsp:
+    call x2apic_on
+.wait:
+    pause
+    cmp dword [FLAGS + 0], 1
+    jne .wait
+    mov ecx, 0x830
+    mov edx, 1                           ; x2APIC ID 1
+    mov eax, 0x62                        ; fixed, physical
+    wrmsr
+    mov edx, 2                           ; cluster 0, CPU bit 1
+    mov eax, 0x863                       ; fixed, logical
+    wrmsr
+    mov edx, 0x10002                     ; cluster 1: nobody
+    mov eax, 0x864
+    wrmsr
+.done:
+    pause
+    cmp dword [FLAGS + 4], 1
+    jne .done
+    jmp done0
+
+t_x2_ap:
+    call x2apic_on
+    mov byte [EOIK + 0x62], 4
+    mov byte [EOIK + 0x63], 4
+    mov ecx, 0x802
+    rdmsr
+    mov [RES + 32], eax                  ; x2APIC ID
+    mov ecx, 0x80d
+    rdmsr
+    mov [RES + 36], eax                  ; LDR
+    mov dword [FLAGS + 0], 1
+    WAIT_COUNT 0x62, 1
+    WAIT_COUNT 0x63, 1
+    mov dword [FLAGS + 4], 1
+.out:
+    out 0xe1, al
+    jmp .out
+
+gp_skip:
+    add esp, 4                           ; the error code
+    add dword [esp], 2
+    inc dword [GPF]
+    iret
+
 gdt:
     dq 0
     dq 0x00cf9b000000ffff                ; 0x08: flat 32-bit code
@@ -353,6 +487,8 @@ isr_common:
     lock inc dword [COUNTS + eax * 4]
     mov [LAST], eax
     movzx edx, byte [EOIK + eax]
+    cmp edx, 4
+    je .x2apic
     cmp edx, 1
     jne .pic
     mov dword [APIC + 0xb0], 0
@@ -370,6 +506,14 @@ isr_common:
     pop eax
     add esp, 4
     iret
+.x2apic:
+    push ecx
+    mov ecx, 0x80b
+    xor eax, eax
+    xor edx, edx
+    wrmsr
+    pop ecx
+    jmp .out
 
     align 16
 stubs:

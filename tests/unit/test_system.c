@@ -160,9 +160,6 @@ static void check_caps(int fd) {
   /* Unknown caps fall through every switch: 0, never an error. KVM_CAP_PV_MMU is obsolete: 0. */
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(99999)), 0);
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_PV_MMU)), 0);
-  /* Not implemented by softkvm yet, so they must read 0 (Linux x86 reports them). Update these
-   * checks when the features land. */
-  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_SET_BOOT_CPU_ID)), 0);
   /* dirty_ring.c: KVM_DIRTY_RING_MAX_ENTRIES * sizeof(struct kvm_dirty_gfn) */
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_DIRTY_LOG_RING)), 65536 * 16);
   /* the in-kernel irqchip (src/kvm/irqchip) */
@@ -171,6 +168,8 @@ static void check_caps(int fd) {
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_PIT_STATE2)), 1);
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_TSC_DEADLINE_TIMER)), 1);
   CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_IRQ_INJECT_STATUS)), 1);
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_SET_BOOT_CPU_ID)), 1);
+  CHECK_EQ(skvm_ioctl(fd, KVM_CHECK_EXTENSION, IARG(KVM_CAP_X2APIC_API)), 3);   /* both flags */
 }
 
 static void test_check_extension(void) {

@@ -8,9 +8,10 @@
  * KVM, the bit is offered; a VMM without KVM_CREATE_IRQCHIP clears it) */
 #define L1_EDX ((1u << 0) | (1u << 23) | (1u << 3) | (1u << 4) | (1u << 5) | (1u << 6) | (1u << 8) | (1u << 9) | (1u << 11) | (1u << 12) | (1u << 13) | \
                 (1u << 15) | (1u << 16) | (1u << 19) | (1u << 24) | (1u << 25) | (1u << 26))
-/* leaf 1 ECX: SSE3 SSSE3 CX16 PCID SSE4.1 SSE4.2 MOVBE POPCNT TSC-deadline XSAVE RDRAND hypervisor (OSXSAVE is
- * CR4.OSXSAVE, filled in by x86_cpuid as KVM's kvm_update_cpuid_runtime does) */
-#define L1_ECX ((1u << 0) | (1u << 9) | (1u << 13) | (1u << 17) | (1u << 19) | (1u << 20) | (1u << 22) | (1u << 23) | \
+/* leaf 1 ECX: SSE3 SSSE3 CX16 PCID SSE4.1 SSE4.2 x2APIC MOVBE POPCNT TSC-deadline XSAVE RDRAND hypervisor
+ * (x2APIC: as KVM, offered always, for the in-kernel LAPIC; OSXSAVE is CR4.OSXSAVE, filled in by
+ * x86_cpuid as KVM's kvm_update_cpuid_runtime does) */
+#define L1_ECX ((1u << 0) | (1u << 9) | (1u << 13) | (1u << 17) | (1u << 19) | (1u << 20) | (1u << 21) | (1u << 22) | (1u << 23) | \
                 (1u << 24) | (1u << 26) | (1u << 30) | (1u << 31))
 #define L1_ECX_OSXSAVE (1u << 27)
 /* leaf 7.0 EBX: TSC_ADJUST BMI1 BMI2 INVPCID RDSEED ADX CLFLUSHOPT CLWB */

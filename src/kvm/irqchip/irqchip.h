@@ -14,6 +14,9 @@
 #define APIC_DEFAULT_BASE 0xfee00000ULL
 #define APICBASE_BSP (1ULL << 8)
 #define APICBASE_ENABLE (1ULL << 11)
+#define APICBASE_EXTD (1ULL << 10)   /* x2APIC mode */
+#define X2APIC_MSR_FIRST 0x800       /* MSR 0x800 + n is register n << 4 */
+#define X2APIC_MSR_LAST 0x8ff
 
 /* interrupt line sources, ORed per GSI as KVM's irq_states */
 enum { IRQ_SRC_USER, IRQ_SRC_PIT };
@@ -25,14 +28,15 @@ enum {
   APIC_ISR = 0x100, APIC_TMR = 0x180, APIC_IRR = 0x200, APIC_ESR = 0x280, APIC_LVTCMCI = 0x2f0,
   APIC_ICR = 0x300, APIC_ICR2 = 0x310, APIC_LVTT = 0x320, APIC_LVTTHMR = 0x330, APIC_LVTPC = 0x340,
   APIC_LVT0 = 0x350, APIC_LVT1 = 0x360, APIC_LVTERR = 0x370, APIC_TMICT = 0x380,
-  APIC_TMCCT = 0x390, APIC_TDCR = 0x3e0,
+  APIC_TMCCT = 0x390, APIC_TDCR = 0x3e0, APIC_SELF_IPI = 0x3f0,   /* SELF_IPI: x2APIC only */
 };
 /* ICR / LVT delivery modes (bits 10:8) */
 enum { DM_FIXED = 0, DM_LOWEST = 1, DM_SMI = 2, DM_NMI = 4, DM_INIT = 5, DM_SIPI = 6, DM_EXTINT = 7 };
 
 /* An interrupt message: from the IOAPIC, an IPI (ICR) or a local LVT. */
 struct apic_irq {
-  uint8_t vector, dm, dest;
+  uint8_t vector, dm;
+  uint32_t dest;                    /* 8 bits, or an x2APIC ICR's 32 */
   bool logical, level, trig;        /* trig: level-triggered */
   int shorthand;                    /* 0 none, 1 self, 2 all, 3 all but self */
 };
@@ -124,6 +128,7 @@ void lapic_reset_locked(struct skvm_lapic *l, bool init);
 int lapic_deliver_locked(struct skvm_irqchip *chip, struct skvm_lapic *src, const struct apic_irq *irq);
 void lapic_mmio_locked(struct skvm_lapic *l, uint32_t off, void *data, int len, bool write);
 bool lapic_hw_enabled(const struct skvm_lapic *l);
+bool lapic_x2apic_mode(const struct skvm_lapic *l);
 bool lapic_accepts_pic(const struct skvm_lapic *l);
 int lapic_pending_locked(struct skvm_lapic *l);      /* deliverable vector (not acked), or -1 */
 int lapic_ack_locked(struct skvm_lapic *l);          /* IRR -> ISR; the vector or -1 */
@@ -136,7 +141,20 @@ void lapic_set_tpr_locked(struct skvm_lapic *l, uint32_t tpr);
 uint64_t lapic_get_tsc_deadline_locked(struct skvm_lapic *l);
 void lapic_set_tsc_deadline_locked(struct skvm_lapic *l, uint64_t val);
 void lapic_get_state_locked(struct skvm_lapic *l, struct kvm_lapic_state *s);
-void lapic_set_state_locked(struct skvm_lapic *l, const struct kvm_lapic_state *s);
+int lapic_set_state_locked(struct skvm_lapic *l, const struct kvm_lapic_state *s);   /* 0 or -errno */
+/* the register file, for x2apic.c: KVM's kvm_lapic_reg_write (1: the write is refused, which
+ * x2APIC MSRs turn into #GP and MMIO ignores), reg_read's valid registers, kvm_apic_send_ipi */
+int lapic_reg_write_locked(struct skvm_lapic *l, unsigned off, uint32_t val);
+bool lapic_reg_readable(const struct skvm_lapic *l, unsigned off);
+uint32_t lapic_reg_read_locked(struct skvm_lapic *l, unsigned off);
+void lapic_send_ipi_locked(struct skvm_lapic *l, uint32_t lo, uint32_t hi);
+/* x2apic.c: MSRs 0x800-0x8ff (kvm_x2apic_msr_read/write); -1 = #GP */
+int x2apic_msr_read_locked(struct skvm_lapic *l, uint32_t msr, uint64_t *val);
+int x2apic_msr_write_locked(struct skvm_lapic *l, uint32_t msr, uint64_t val);
+uint32_t x2apic_ldr(uint32_t id);
+uint64_t x2apic_icr(const struct skvm_lapic *l);
+void x2apic_set_icr(struct skvm_lapic *l, uint64_t icr);
+int x2apic_state_fixup(struct skvm_lapic *l, struct kvm_lapic_state *s, bool set);
 
 static inline uint32_t lapic_reg(const struct skvm_lapic *l, unsigned off)
 {

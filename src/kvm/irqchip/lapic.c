@@ -1,7 +1,10 @@
-/* The local APIC (arch/x86/kvm/lapic.c), xAPIC mode only: the register page, acceptance of
- * interrupts into IRR/TMR, PPR, INTA (IRR -> ISR), EOI, IPIs through the ICR (fixed, lowest
- * priority, NMI, INIT, SIPI; physical/logical destinations, shorthands) and the timer (one-shot,
- * periodic, TSC-deadline; 1 ns per APIC bus cycle) whose expiries the VM's timer thread drives. */
+/* The local APIC (arch/x86/kvm/lapic.c): the register page, acceptance of interrupts into
+ * IRR/TMR, PPR, INTA (IRR -> ISR), EOI, IPIs through the ICR (fixed, lowest priority, NMI, INIT,
+ * SIPI; physical/logical destinations, shorthands), the timer (one-shot, periodic, TSC-deadline;
+ * 1 ns per APIC bus cycle) whose expiries the VM's timer thread drives, and the APIC base MSR's
+ * modes (disabled, xAPIC, x2APIC). x2APIC's MSR interface is x2apic.c; in that mode the page
+ * holds the 32-bit x2APIC ID at APIC_ID and the 64-bit ICR at APIC_ICR, as KVM's does. */
+#include <errno.h>
 #include <stdlib.h>
 
 #include "irqchip.h"
@@ -18,6 +21,8 @@
 #define MIN_PERIOD_NS 200000u      /* KVM's min_timer_period_us for periodic timers */
 
 bool lapic_hw_enabled(const struct skvm_lapic *l) { return l->cpu->apic_base & APICBASE_ENABLE; }
+bool lapic_x2apic_mode(const struct skvm_lapic *l) { return l->cpu->apic_base & APICBASE_EXTD; }
+static bool is_reset_bsp(const struct skvm_lapic *l) { return l->vcpu->id == (int)l->vcpu->vm->bsp_vcpu_id; }
 static bool sw_enabled(const struct skvm_lapic *l) { return lapic_reg(l, APIC_SPIV) & SPIV_ENABLE; }
 static uint32_t timer_mode(const struct skvm_lapic *l) { return lapic_reg(l, APIC_LVTT) & TIMER_MODE_MASK; }
 
@@ -124,7 +129,8 @@ static int accept(struct skvm_lapic *l, const struct apic_irq *irq)
   return 0;   /* SMI, ExtINT (the PIC reaches LINT0 through lapic_accepts_pic) */
 }
 
-/* kvm_apic_match_dest, xAPIC */
+/* kvm_apic_match_dest. An x2APIC target's broadcast is 0xffffffff; KVM's broadcast quirk (off
+ * with KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK) widens a non-IPI message's 0xff to it. */
 static bool match_dest(const struct skvm_lapic *t, const struct skvm_lapic *src, const struct apic_irq *irq)
 {
   switch (irq->shorthand) {
@@ -132,8 +138,20 @@ static bool match_dest(const struct skvm_lapic *t, const struct skvm_lapic *src,
   case 2: return true;
   case 3: return t != src;
   }
-  if (!irq->logical) return irq->dest == 0xff || irq->dest == lapic_reg(t, APIC_ID) >> 24;
-  if (irq->dest == 0xff) return true;
+  bool x2 = lapic_x2apic_mode(t);
+  uint32_t mda = irq->dest;
+  if (!src && mda == 0xff && x2 && !(t->vcpu->vm->x2apic_api & KVM_X2APIC_API_DISABLE_BROADCAST_QUIRK))
+    mda = 0xffffffffu;
+  if (mda == (x2 ? 0xffffffffu : 0xffu)) return true;
+  if (!irq->logical) {
+    /* an ID that xAPIC cannot encode matches the x2APIC ID (KVM's hotplug rule) */
+    if (x2 || mda > 0xff) return mda == (uint32_t)t->vcpu->id;
+    return mda == lapic_reg(t, APIC_ID) >> 24;
+  }
+  if (x2) {   /* cluster in 31:16, a bit per CPU in 15:0 */
+    uint32_t ldr = lapic_reg(t, APIC_LDR);
+    return (ldr >> 16) == (mda >> 16) && (ldr & mda & 0xffff) != 0;
+  }
   uint32_t ldr = lapic_reg(t, APIC_LDR) >> 24;
   if ((lapic_reg(t, APIC_DFR) >> 28) == 0xf) return (ldr & irq->dest) != 0;       /* flat */
   return (ldr >> 4) == (irq->dest >> 4u) && (ldr & irq->dest & 0xf) != 0;         /* cluster */
@@ -269,23 +287,36 @@ static void eoi(struct skvm_lapic *l)
   maybe_kick(l);
 }
 
-static void send_ipi(struct skvm_lapic *l, uint32_t lo, uint32_t hi)
+/* kvm_apic_send_ipi: the destination is ICR2's top byte, or in x2APIC mode the ICR's high half */
+void lapic_send_ipi_locked(struct skvm_lapic *l, uint32_t lo, uint32_t hi)
 {
   struct apic_irq irq = {
     .vector = lo & 0xff, .dm = (lo >> 8) & 7, .logical = lo & (1u << 11), .level = lo & (1u << 14),
-    .trig = lo & (1u << 15), .shorthand = (lo >> 18) & 3, .dest = hi >> 24,
+    .trig = lo & (1u << 15), .shorthand = (lo >> 18) & 3,
+    .dest = lapic_x2apic_mode(l) ? hi : hi >> 24,
   };
   lapic_deliver_locked(l->chip, l, &irq);
 }
 
-static void reg_write(struct skvm_lapic *l, unsigned off, uint32_t val)
+/* kvm_lapic_reg_write: 0, or 1 for a write x2APIC refuses (read-only, reserved, xAPIC-only) */
+int lapic_reg_write_locked(struct skvm_lapic *l, unsigned off, uint32_t val)
 {
+  bool x2 = lapic_x2apic_mode(l);
   switch (off) {
-  case APIC_ID: lapic_set_reg(l, APIC_ID, val & 0xff000000u); break;
+  case APIC_ID:
+    if (x2) return 1;
+    lapic_set_reg(l, APIC_ID, val & 0xff000000u);
+    break;
   case APIC_TASKPRI: lapic_set_tpr_locked(l, val); break;
   case APIC_EOI: eoi(l); break;
-  case APIC_LDR: lapic_set_reg(l, APIC_LDR, val & 0xff000000u); break;
-  case APIC_DFR: lapic_set_reg(l, APIC_DFR, val | 0x0fffffffu); break;
+  case APIC_LDR:
+    if (x2) return 1;
+    lapic_set_reg(l, APIC_LDR, val & 0xff000000u);
+    break;
+  case APIC_DFR:
+    if (x2) return 1;
+    lapic_set_reg(l, APIC_DFR, val | 0x0fffffffu);
+    break;
   case APIC_SPIV:
     lapic_set_reg(l, APIC_SPIV, val & 0x3ff);
     if (!(val & SPIV_ENABLE)) {   /* software disable masks every LVT */
@@ -294,12 +325,15 @@ static void reg_write(struct skvm_lapic *l, unsigned off, uint32_t val)
     }
     maybe_kick(l);
     break;
-  case APIC_ICR:
+  case APIC_ICR:   /* xAPIC (MMIO) only: x2APIC's 64-bit ICR is x2apic.c's */
     val &= ~(1u << 12);   /* delivered at once: never busy */
     lapic_set_reg(l, APIC_ICR, val);
-    send_ipi(l, val, lapic_reg(l, APIC_ICR2));
+    lapic_send_ipi_locked(l, val, lapic_reg(l, APIC_ICR2));
     break;
-  case APIC_ICR2: lapic_set_reg(l, APIC_ICR2, val & 0xff000000u); break;
+  case APIC_ICR2:
+    if (x2) return 1;
+    lapic_set_reg(l, APIC_ICR2, val & 0xff000000u);
+    break;
   case APIC_LVT0:
   case APIC_LVT1:
   case APIC_LVTTHMR:
@@ -319,26 +353,39 @@ static void reg_write(struct skvm_lapic *l, unsigned off, uint32_t val)
     lapic_restart_timer_locked(l, val);
     break;
   case APIC_TDCR: lapic_set_reg(l, APIC_TDCR, val & 0xb); break;
-  default: break;   /* ESR (nothing latched), read-only and reserved registers */
+  case APIC_ESR:   /* nothing is latched; x2APIC wants 0 written */
+    if (x2 && val) return 1;
+    break;
+  case APIC_SELF_IPI: {
+    if (!x2 || (val & ~0xffu)) return 1;
+    struct apic_irq irq = { .vector = val & 0xff, .dm = DM_FIXED, .shorthand = 1 };
+    lapic_deliver_locked(l->chip, l, &irq);
+    break;
   }
+  default: return 1;   /* read-only and reserved registers (CMCI: not offered) */
+  }
+  return 0;
 }
 
-static bool readable(unsigned off)
+/* kvm_lapic_reg_read's valid registers: ARBPRI and ICR2 are xAPIC-only */
+bool lapic_reg_readable(const struct skvm_lapic *l, unsigned off)
 {
   if (off >= APIC_ISR && off < APIC_ESR) return true;   /* ISR, TMR, IRR */
   switch (off) {
-  case APIC_ID: case APIC_LVR: case APIC_TASKPRI: case APIC_ARBPRI: case APIC_PROCPRI: case APIC_LDR:
-  case APIC_DFR: case APIC_SPIV: case APIC_ESR: case APIC_ICR: case APIC_ICR2: case APIC_LVTT:
+  case APIC_ID: case APIC_LVR: case APIC_TASKPRI: case APIC_PROCPRI: case APIC_LDR:
+  case APIC_DFR: case APIC_SPIV: case APIC_ESR: case APIC_ICR: case APIC_LVTT:
   case APIC_LVTTHMR: case APIC_LVTPC: case APIC_LVT0: case APIC_LVT1: case APIC_LVTERR:
   case APIC_TMICT: case APIC_TMCCT: case APIC_TDCR:
     return true;
+  case APIC_ARBPRI: case APIC_ICR2:
+    return !lapic_x2apic_mode(l);
   }
   return false;
 }
 
-static uint32_t reg_read(struct skvm_lapic *l, unsigned off)
+uint32_t lapic_reg_read_locked(struct skvm_lapic *l, unsigned off)
 {
-  if (!readable(off)) return 0;
+  if (!lapic_reg_readable(l, off)) return 0;
   switch (off) {
   case APIC_ARBPRI: return 0;
   case APIC_TMCCT: return lapic_tmcct_locked(l, irq_now_ns());
@@ -348,10 +395,11 @@ static uint32_t reg_read(struct skvm_lapic *l, unsigned off)
 }
 
 /* apic_mmio_read/write: 32-bit aligned writes only; reads of 1, 2 or 4 bytes inside a register.
- * A hardware-disabled APIC reads all ones (KVM's LAPIC_MMIO_HOLE quirk). */
+ * A hardware-disabled APIC, or one in x2APIC mode, reads all ones and ignores writes (KVM's
+ * LAPIC_MMIO_HOLE quirk). */
 void lapic_mmio_locked(struct skvm_lapic *l, uint32_t off, void *data, int len, bool write)
 {
-  if (!lapic_hw_enabled(l)) {
+  if (!lapic_hw_enabled(l) || lapic_x2apic_mode(l)) {
     if (!write) memset(data, 0xff, len);
     return;
   }
@@ -359,26 +407,43 @@ void lapic_mmio_locked(struct skvm_lapic *l, uint32_t off, void *data, int len, 
     uint32_t v;
     if (len != 4 || (off & 0xf) || off > 0x3f0) return;
     memcpy(&v, data, 4);
-    reg_write(l, off, v);
+    lapic_reg_write_locked(l, off, v);
     return;
   }
   memset(data, 0, len);
   unsigned align = off & 0xf;
   if (align + len > 4 || off > 0x3f0) return;
-  uint32_t v = reg_read(l, off & ~0xfu);
+  uint32_t v = lapic_reg_read_locked(l, off & ~0xfu);
   memcpy(data, (uint8_t *)&v + align, len);
 }
 
-/* kvm_set_apic_base: reserved bits (no x2APIC: bit 10 too) fail; enabling resets the APIC ID */
+static bool guest_has_x2apic(struct skvm_lapic *l)
+{
+  uint32_t r[4];
+  x86_cpuid(l->cpu, 1, 0, r);
+  return r[2] >> 21 & 1;
+}
+
+/* kvm_set_apic_base + kvm_lapic_set_base: reserved bits (EXTD too without CPUID's x2APIC) and
+ * EXTD without ENABLE fail; the guest may not go x2APIC -> xAPIC or disabled -> x2APIC (the host
+ * may). Enabling resets the xAPIC ID; entering x2APIC mode sets the x2APIC ID and its LDR. */
 int lapic_set_base_locked(struct skvm_lapic *l, uint64_t val, bool host)
 {
-  if ((val & 0x6ffULL) || (val >> 46)) return -1;
+  uint64_t rsvd = 0x2ffULL | ~((1ULL << 46) - 1) | (guest_has_x2apic(l) ? 0 : APICBASE_EXTD);
+  if ((val & rsvd) || (val & (APICBASE_ENABLE | APICBASE_EXTD)) == APICBASE_EXTD) return -1;
   uint64_t old = l->cpu->apic_base;
-  l->cpu->apic_base = val;
-  if ((old ^ val) & APICBASE_ENABLE) {
-    if (val & APICBASE_ENABLE) lapic_set_reg(l, APIC_ID, (uint32_t)l->vcpu->id << 24);
-    maybe_kick(l);
+  if (!host) {
+    if ((old & APICBASE_EXTD) && (val & (APICBASE_ENABLE | APICBASE_EXTD)) == APICBASE_ENABLE) return -1;
+    if (!(old & APICBASE_ENABLE) && (val & APICBASE_EXTD)) return -1;
   }
+  l->cpu->apic_base = val;
+  if (((old ^ val) & APICBASE_ENABLE) && (val & APICBASE_ENABLE))
+    lapic_set_reg(l, APIC_ID, (uint32_t)l->vcpu->id << 24);
+  if (((old ^ val) & APICBASE_EXTD) && (val & APICBASE_EXTD)) {
+    lapic_set_reg(l, APIC_ID, (uint32_t)l->vcpu->id);
+    lapic_set_reg(l, APIC_LDR, x2apic_ldr((uint32_t)l->vcpu->id));
+  }
+  if ((old ^ val) & APICBASE_ENABLE) maybe_kick(l);
   return 0;
 }
 
@@ -386,21 +451,22 @@ int lapic_set_base_locked(struct skvm_lapic *l, uint64_t val, bool host)
 void lapic_reset_locked(struct skvm_lapic *l, bool init)
 {
   if (!init) {
-    l->cpu->apic_base = APIC_DEFAULT_BASE | APICBASE_ENABLE | (l->vcpu->id == 0 ? APICBASE_BSP : 0);
+    l->cpu->apic_base = APIC_DEFAULT_BASE | APICBASE_ENABLE | (is_reset_bsp(l) ? APICBASE_BSP : 0);
     memset(l->regs, 0, sizeof(l->regs));
     lapic_set_reg(l, APIC_ID, (uint32_t)l->vcpu->id << 24);
   }
   l->timer_due = l->timer_len = l->tsc_deadline = 0;
   lapic_set_reg(l, APIC_LVR, APIC_VERSION);
   for (unsigned r = APIC_LVTT; r <= APIC_LVTERR; r += 0x10) lapic_set_reg(l, r, LVT_MASKED);
-  if (l->vcpu->id == 0) lapic_set_reg(l, APIC_LVT0, DM_EXTINT << 8);   /* KVM_X86_QUIRK_LINT0_REENABLED */
+  if (is_reset_bsp(l)) lapic_set_reg(l, APIC_LVT0, DM_EXTINT << 8);   /* KVM_X86_QUIRK_LINT0_REENABLED */
   lapic_set_reg(l, APIC_DFR, 0xffffffffu);
   lapic_set_reg(l, APIC_SPIV, 0xff);
   lapic_set_reg(l, APIC_TASKPRI, 0);
-  lapic_set_reg(l, APIC_LDR, 0);
+  if (!lapic_x2apic_mode(l)) lapic_set_reg(l, APIC_LDR, 0);   /* x2APIC's follows the ID */
   lapic_set_reg(l, APIC_ESR, 0);
   lapic_set_reg(l, APIC_ICR, 0);
-  lapic_set_reg(l, APIC_ICR2, 0);
+  if (lapic_x2apic_mode(l)) lapic_set_reg(l, APIC_ICR + 4, 0);   /* the 64-bit ICR's high half */
+  else lapic_set_reg(l, APIC_ICR2, 0);
   lapic_set_reg(l, APIC_TDCR, 0);
   lapic_set_reg(l, APIC_TMICT, 0);
   for (int i = 0; i < 8; i++) {
@@ -411,17 +477,20 @@ void lapic_reset_locked(struct skvm_lapic *l, bool init)
   update_ppr(l);
 }
 
-/* KVM_GET_LAPIC: the page, with TMCCT holding the current count */
+/* KVM_GET_LAPIC: the page, with TMCCT holding the current count (x2APIC: in the xAPIC layout) */
 void lapic_get_state_locked(struct skvm_lapic *l, struct kvm_lapic_state *s)
 {
   memcpy(s->regs, l->regs, sizeof(s->regs));
   uint32_t tmcct = lapic_tmcct_locked(l, irq_now_ns());
   memcpy(s->regs + APIC_TMCCT, &tmcct, 4);
+  x2apic_state_fixup(l, s, false);
 }
 
 /* KVM_SET_LAPIC (kvm_apic_set_state): the timer restarts from the image's TMCCT */
-void lapic_set_state_locked(struct skvm_lapic *l, const struct kvm_lapic_state *s)
+int lapic_set_state_locked(struct skvm_lapic *l, const struct kvm_lapic_state *in)
 {
+  struct kvm_lapic_state st = *in, *s = &st;
+  if (x2apic_state_fixup(l, s, true)) return -EINVAL;
   memcpy(l->regs, s->regs, sizeof(l->regs));
   lapic_set_reg(l, APIC_LVR, APIC_VERSION);
   uint32_t tmcct = lapic_reg(l, APIC_TMCCT);
@@ -429,6 +498,7 @@ void lapic_set_state_locked(struct skvm_lapic *l, const struct kvm_lapic_state *
   update_ppr(l);
   lapic_restart_timer_locked(l, tmcct);
   maybe_kick(l);
+  return 0;
 }
 
 struct skvm_lapic *lapic_new(struct skvm_irqchip *chip, struct skvm_vcpu *vcpu)

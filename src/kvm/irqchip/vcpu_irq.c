@@ -109,28 +109,34 @@ static bool hook_halt(void *o)
   return ok;
 }
 
+static bool is_x2apic_msr(uint32_t index) { return index >= X2APIC_MSR_FIRST && index <= X2APIC_MSR_LAST; }
+
 static int hook_msr_get(void *o, uint32_t index, uint64_t *val)
 {
   struct skvm_lapic *l = o;
+  int r = 0;
   if (index == MSR_IA32_APICBASE) {
     *val = l->cpu->apic_base;
     return 0;
   }
-  if (index != MSR_IA32_TSC_DEADLINE) return X86_MSR_UNHANDLED;
+  if (index != MSR_IA32_TSC_DEADLINE && !is_x2apic_msr(index)) return X86_MSR_UNHANDLED;
   pthread_mutex_lock(&l->chip->lock);
-  *val = lapic_get_tsc_deadline_locked(l);
+  if (index == MSR_IA32_TSC_DEADLINE) *val = lapic_get_tsc_deadline_locked(l);
+  else r = x2apic_msr_read_locked(l, index, val);
   pthread_mutex_unlock(&l->chip->lock);
-  return 0;
+  return r;
 }
 
 static int hook_msr_set(void *o, uint32_t index, uint64_t val, bool host)
 {
   struct skvm_lapic *l = o;
   int r = 0;
-  if (index != MSR_IA32_APICBASE && index != MSR_IA32_TSC_DEADLINE) return X86_MSR_UNHANDLED;
+  if (index != MSR_IA32_APICBASE && index != MSR_IA32_TSC_DEADLINE && !is_x2apic_msr(index))
+    return X86_MSR_UNHANDLED;
   pthread_mutex_lock(&l->chip->lock);
   if (index == MSR_IA32_APICBASE) r = lapic_set_base_locked(l, val, host);
-  else lapic_set_tsc_deadline_locked(l, val);
+  else if (index == MSR_IA32_TSC_DEADLINE) lapic_set_tsc_deadline_locked(l, val);
+  else r = x2apic_msr_write_locked(l, index, val);
   pthread_mutex_unlock(&l->chip->lock);
   return r;
 }
@@ -166,7 +172,7 @@ int irqchip_vcpu_attach(struct skvm_vcpu *v)
   pthread_mutex_lock(&chip->lock);
   chip->lapics[chip->nlapics++] = l;
   lapic_reset_locked(l, false);
-  l->mp_state = v->id == 0 ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
+  l->mp_state = v->id == (int)v->vm->bsp_vcpu_id ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_UNINITIALIZED;
   pthread_mutex_unlock(&chip->lock);
   v->lapic = l;
   v->cpu.irq_ops = &irq_ops;
@@ -221,7 +227,7 @@ int irqchip_vcpu_accept_events(struct skvm_vcpu *v)
     if (l->init_pending) {
       l->init_pending = false;
       init_reset_locked(l);
-      l->mp_state = v->id == 0 ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
+      l->mp_state = (l->cpu->apic_base & APICBASE_BSP) ? KVM_MP_STATE_RUNNABLE : KVM_MP_STATE_INIT_RECEIVED;
     }
     if (l->sipi_pending) {
       l->sipi_pending = false;
@@ -275,7 +281,7 @@ long irqchip_vcpu_ioctl(struct skvm_vcpu *v, unsigned long req, void *arg)
   pthread_mutex_lock(&l->chip->lock);
   switch (req) {
   case KVM_GET_LAPIC: lapic_get_state_locked(l, arg); break;
-  case KVM_SET_LAPIC: lapic_set_state_locked(l, arg); break;
+  case KVM_SET_LAPIC: r = lapic_set_state_locked(l, arg); break;
   case KVM_GET_MP_STATE: {
     uint32_t st = l->mp_state;
     if (st == KVM_MP_STATE_RUNNABLE && l->cpu->halted) st = KVM_MP_STATE_HALTED;

@@ -339,6 +339,19 @@ static void test_pit_ch2_speaker(void)
 }
 
 /* ---- two vCPUs ---- */
+/* Two vCPUs on two threads: vCPU 0 runs scenario bsp_test (stack 0xf000), vCPU 1 ap_test (0xe000). */
+static void run_pair(struct vm *v, uint32_t bsp_test, uint32_t ap_test, struct runner r[2])
+{
+  enter(v, 0, bsp_test, 0xf000);
+  enter(v, 1, ap_test, 0xe000);
+  pthread_t th[2];
+  for (int i = 0; i < 2; i++) {
+    r[i] = (struct runner){ .v = v, .i = i };
+    CHECK_EQ(pthread_create(&th[i], NULL, run_guest, &r[i]), 0);
+  }
+  for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+}
+
 static void test_ipi(void)
 {
   struct vm v;
@@ -348,12 +361,8 @@ static void test_ipi(void)
     CHECK_EQ(mp.mp_state, KVM_MP_STATE_UNINITIALIZED);   /* an AP waits for INIT/SIPI */
     mp.mp_state = KVM_MP_STATE_RUNNABLE;
     CHECK_EQ(skvm_ioctl(v.vcpu[1], KVM_SET_MP_STATE, &mp), 0);
-    enter(&v, 0, T_IPI_BSP, 0xf000);
-    enter(&v, 1, T_IPI_AP, 0xe000);
-    struct runner r[2] = { { .v = &v, .i = 0 }, { .v = &v, .i = 1 } };
-    pthread_t th[2];
-    for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&th[i], NULL, run_guest, &r[i]), 0);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    struct runner r[2];
+    run_pair(&v, T_IPI_BSP, T_IPI_AP, r);
     CHECK_EQ(r[0].port, 0xe0);
     CHECK_EQ(r[1].port, 0xe1);
     CHECK_EQ(res(&v, 0), 0x61);        /* ICR: delivery status clear */
@@ -693,12 +702,8 @@ static void test_x2apic_ipi(void)
   if (vm_setup(&v, 2, false) == 0) {
     struct kvm_mp_state mp = { KVM_MP_STATE_RUNNABLE };
     CHECK_EQ(skvm_ioctl(v.vcpu[1], KVM_SET_MP_STATE, &mp), 0);
-    enter(&v, 0, T_X2_BSP, 0xf000);
-    enter(&v, 1, T_X2_AP, 0xe000);
-    struct runner r[2] = { { .v = &v, .i = 0 }, { .v = &v, .i = 1 } };
-    pthread_t th[2];
-    for (int i = 0; i < 2; i++) CHECK_EQ(pthread_create(&th[i], NULL, run_guest, &r[i]), 0);
-    for (int i = 0; i < 2; i++) pthread_join(th[i], NULL);
+    struct runner r[2];
+    run_pair(&v, T_X2_BSP, T_X2_AP, r);
     CHECK_EQ(r[0].port, 0xe0);
     CHECK_EQ(r[1].port, 0xe1);
     CHECK_EQ(res(&v, 8), 1);                  /* the AP's x2APIC ID */

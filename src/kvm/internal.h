@@ -149,7 +149,7 @@ struct skvm_vcpu {
   /* KVM_SET_SIGNAL_MASK and KVM_RUN's signal window (vcpu_ops.c) */
   uint64_t platform_info;     /* MSR_PLATFORM_INFO (vcpu_ops.c) */
   bool has_sigmask, watching;
-  sigset_t sigmask, sig_saved, sig_run, sig_watch;
+  sigset_t sigmask, sig_saved, sig_watch;
   struct skvm_pv_vcpu pv;
   struct skvm_hv_vcpu hv;
   struct skvm_dirty_ring *ring;   /* dirty_ring.c, with KVM_CAP_DIRTY_LOG_RING */

@@ -21,12 +21,6 @@ static void sigcancel_mask(int how)
   syscall(SYS_rt_sigprocmask, how, &set, NULL, sizeof(set));
 }
 
-static bool sigcancel_pending(void)
-{
-  uint64_t set = 0;
-  return syscall(SYS_rt_sigpending, &set, sizeof(set)) == 0 && (set & SIGCANCEL_BIT);
-}
-
 /* sets the thread's signal mask, keeping SIGCANCEL blocked (pthread_sigmask would unblock it) */
 static void set_mask_holding_cancel(const sigset_t *m)
 {
@@ -84,15 +78,14 @@ static bool ops_msr_denied(void *o, uint32_t index, bool write)
   return msr_filter_denies(v->vm, index, write);
 }
 
-/* A signal the KVM_RUN mask lets through is pending: it is delivered when KVM_RUN returns. */
+/* A signal the KVM_RUN mask lets through, or SIGCANCEL, is pending: KVM_RUN returns EINTR. One
+ * raw system call reads the kernel's 64-bit pending set (glibc's sigset_t starts with it). */
 static bool signal_pending(struct skvm_vcpu *v)
 {
-  sigset_t pending;
-  if (!v->watching || sigpending(&pending)) return false;
-  if (sigcancel_pending()) return true;
-  for (int s = 1; s < NSIG; s++)
-    if (sigismember(&v->sig_watch, s) && sigismember(&pending, s)) return true;
-  return false;
+  uint64_t pending = 0, watch;
+  if (!v->watching || syscall(SYS_rt_sigpending, &pending, sizeof(pending))) return false;
+  memcpy(&watch, &v->sig_watch, sizeof(watch));
+  return (pending & (watch | SIGCANCEL_BIT)) != 0;
 }
 
 static bool ops_poll(void *o)
@@ -133,13 +126,12 @@ static bool signal_synchronous(int s)
  * pending (the KVM selftests sigwait() for their kick signal); the others reach their handlers. */
 void vcpu_signals_enter(struct skvm_vcpu *v)
 {
-  sigset_t block;
   pthread_sigmask(SIG_BLOCK, NULL, &v->sig_saved);
-  v->sig_run = v->has_sigmask ? v->sigmask : v->sig_saved;
+  const sigset_t *run_mask = v->has_sigmask ? &v->sigmask : &v->sig_saved;
+  sigset_t block = v->sig_saved;
   sigemptyset(&v->sig_watch);
-  block = v->sig_saved;
   for (int s = 1; s < NSIG; s++) {
-    if (sigismember(&v->sig_run, s) || signal_synchronous(s)) continue;
+    if (sigismember(run_mask, s) || signal_synchronous(s)) continue;
     sigaddset(&v->sig_watch, s);
     sigaddset(&block, s);
   }

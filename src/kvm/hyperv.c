@@ -302,9 +302,7 @@ static bool is_hv_msr(uint32_t msr)
 /* this thread's CPU time in 100 ns units (current_task_runtime_100ns) */
 static uint64_t runtime_100ns(void)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return ((uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec) / 100;
+  return skvm_clock_ns(CLOCK_THREAD_CPUTIME_ID) / 100;
 }
 
 static int64_t floor_div100(int64_t x) { return x >= 0 ? x / 100 : -((-x + 99) / 100); }

@@ -7,6 +7,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <time.h>
 #include <sys/types.h>
 
 #include "engine/x86/cpu.h"
@@ -21,6 +22,14 @@
 #define SKVM_VCPU_MMAP_SIZE (2 * SKVM_PAGE_SIZE)   /* kvm_run + the PIO data page */
 
 enum skvm_kind { SKVM_SYSTEM = 1, SKVM_VM, SKVM_VCPU };
+
+/* a clock in ns (CLOCK_MONOTONIC is also the engine's 1 GHz TSC before its offset) */
+static inline uint64_t skvm_clock_ns(clockid_t id)
+{
+  struct timespec ts;
+  clock_gettime(id, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
 
 /* ---- handles: fd -> object ---- */
 int handle_register(int fd, enum skvm_kind kind, void *obj);

@@ -40,15 +40,8 @@ struct pvclock_vcpu_time_info {
   uint8_t flags, pad[2];
 };
 
-static uint64_t clock_ns(clockid_t id)
-{
-  struct timespec ts;
-  clock_gettime(id, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* The "host TSC" guest TSCs are offsets from (x86_read_tsc). */
-uint64_t pv_host_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+uint64_t pv_host_ns(void) { return skvm_clock_ns(CLOCK_MONOTONIC); }
 
 uint64_t pv_kvmclock_ns(struct skvm_vm *vm)
 {
@@ -176,7 +169,7 @@ long pv_vcpu_enable_cap(struct skvm_vcpu *v, const struct kvm_enable_cap *cap)
 static void get_clock(struct skvm_vm *vm, struct kvm_clock_data *d)
 {
   memset(d, 0, sizeof(*d));
-  d->realtime = clock_ns(CLOCK_REALTIME);
+  d->realtime = skvm_clock_ns(CLOCK_REALTIME);
   d->host_tsc = pv_host_ns();
   d->clock = d->host_tsc + __atomic_load_n(&vm->pv.kvmclock_offset, __ATOMIC_RELAXED);
   d->flags = CLOCK_FLAGS;
@@ -187,7 +180,7 @@ static long set_clock(struct skvm_vm *vm, const struct kvm_clock_data *d)
   if (d->flags & ~CLOCK_FLAGS) return -EINVAL;
   uint64_t clock = d->clock;
   if (d->flags & KVM_CLOCK_REALTIME) {   /* the time since userspace sampled realtime */
-    uint64_t now_real = clock_ns(CLOCK_REALTIME);
+    uint64_t now_real = skvm_clock_ns(CLOCK_REALTIME);
     if (now_real > d->realtime) clock += now_real - d->realtime;
   }
   __atomic_store_n(&vm->pv.kvmclock_offset, (int64_t)(clock - pv_host_ns()), __ATOMIC_RELAXED);
@@ -242,7 +235,7 @@ static void write_wall_clock(struct skvm_vcpu *v, uint64_t gpa)
   version++;   /* odd while it changes */
   pv_guest_rw(v, gpa, &version, 4, true);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);
-  uint64_t boot = clock_ns(CLOCK_REALTIME) - pv_kvmclock_ns(v->vm);
+  uint64_t boot = skvm_clock_ns(CLOCK_REALTIME) - pv_kvmclock_ns(v->vm);
   uint32_t sec_nsec[2] = { (uint32_t)(boot / 1000000000), (uint32_t)(boot % 1000000000) };
   pv_guest_rw(v, gpa + 4, sec_nsec, 8, true);
   __atomic_thread_fence(__ATOMIC_SEQ_CST);

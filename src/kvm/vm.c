@@ -1,7 +1,6 @@
 /* The VM object: memslots, vCPUs, and the VM handle's ioctls. */
 #include <errno.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -14,9 +13,7 @@ int vm_create(void)
   if (!vm->slots) goto err_vm;
   pthread_mutex_init(&vm->lock, NULL);
   pthread_rwlock_init(&vm->msr_filter_lock, NULL);
-  struct timespec now;   /* the engine's TSC is CLOCK_MONOTONIC ns + the offset */
-  clock_gettime(CLOCK_MONOTONIC, &now);
-  vm->tsc_offset = -((int64_t)now.tv_sec * 1000000000 + now.tv_nsec);
+  vm->tsc_offset = -(int64_t)skvm_clock_ns(CLOCK_MONOTONIC);   /* the TSC starts at 0 */
   pv_vm_init(vm);
   vm->refs = 1;
   int fd = handle_eventfd();

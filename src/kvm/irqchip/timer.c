@@ -8,9 +8,7 @@
 
 uint64_t irq_now_ns(void)
 {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+  return skvm_clock_ns(CLOCK_MONOTONIC);
 }
 
 void irq_cond_init(pthread_cond_t *c)

@@ -36,17 +36,7 @@ HANDLER(lldt)
 {
   require_prot(cpu);
   require_cpl0(cpu);
-  uint16_t sel = op_read(cpu, in, 0);
-  if ((sel & ~3) == 0) {
-    cpu->ldtr = (struct x86_seg){ .sel = sel, .unusable = 1 };
-    return;
-  }
-  if (sel & 4) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
-  struct x86_seg d;
-  read_descriptor(cpu, sel, &d, EXC_GP);
-  if (d.s || d.type != 2) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
-  if (!d.present) RAISE_ERR(cpu, EXC_NP, sel & 0xfffc);
-  cpu->ldtr = d;
+  load_ldtr(cpu, (uint16_t)op_read(cpu, in, 0), EXC_GP, EXC_NP);
 }
 
 HANDLER(ltr)

@@ -124,6 +124,21 @@ void read_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, int f
 
 /* For LAR/LSL/VERR/VERW: reads sel's descriptor without faulting on a null selector or one
  * outside its table (false then); *hi gets the raw high dword. */
+/* LLDT (#GP, #NP) and the LDT of a task switch (#TS for both) */
+void load_ldtr(struct x86_cpu *cpu, uint16_t sel, int fault_vec, int np_vec)
+{
+  if ((sel & ~3) == 0) {
+    cpu->ldtr = (struct x86_seg){ .sel = sel, .unusable = 1 };
+    return;
+  }
+  if (sel & 4) RAISE_ERR(cpu, fault_vec, sel & 0xfffc);
+  struct x86_seg d;
+  read_descriptor(cpu, sel, &d, fault_vec);
+  if (d.s || d.type != 2) RAISE_ERR(cpu, fault_vec, sel & 0xfffc);
+  if (!d.present) RAISE_ERR(cpu, np_vec, sel & 0xfffc);
+  cpu->ldtr = d;
+}
+
 bool peek_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, uint32_t *hi)
 {
   uint64_t base = cpu->gdt.base, limit = cpu->gdt.limit;

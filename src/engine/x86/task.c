@@ -60,19 +60,6 @@ static void task_load_seg(struct x86_cpu *cpu, int seg, uint16_t sel)
   *s = d;
 }
 
-static void task_load_ldt(struct x86_cpu *cpu, uint16_t sel)
-{
-  if ((sel & ~3) == 0) {
-    cpu->ldtr = (struct x86_seg){ .sel = sel, .unusable = 1 };
-    return;
-  }
-  if (sel & 4) RAISE_ERR(cpu, EXC_TS, sel & 0xfffc);
-  struct x86_seg d;
-  read_descriptor(cpu, sel, &d, EXC_TS);
-  if (d.s || d.type != 2 || !d.present) RAISE_ERR(cpu, EXC_TS, sel & 0xfffc);
-  cpu->ldtr = d;
-}
-
 void task_switch(struct x86_cpu *cpu, uint16_t sel, int source, uint64_t ret_eip, bool has_error,
                  uint32_t error, int ext)
 {
@@ -132,7 +119,7 @@ void task_switch(struct x86_cpu *cpu, uint16_t sel, int source, uint64_t ret_eip
     cpu->seg[i].sel = sels[i];
   }
   x86_cpu_update_mode(cpu);   /* CPL: the new CS's RPL */
-  task_load_ldt(cpu, t[TSS_LDT / 4]);
+  load_ldtr(cpu, t[TSS_LDT / 4], EXC_TS, EXC_TS);
   task_load_seg(cpu, S_CS, sels[S_CS]);
   x86_cpu_update_mode(cpu);
   task_load_seg(cpu, S_SS, sels[S_SS]);

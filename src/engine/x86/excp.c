@@ -17,8 +17,8 @@ static void deliver_real(struct x86_cpu *cpu, int vector, uint64_t ret_rip)
   cpu->rip = ent & 0xffff;
 }
 
-/* Reads a TSS field (32-bit or 64-bit TSS) as an implicit supervisor access. */
-static uint64_t tss_read(struct x86_cpu *cpu, uint32_t off, int size)
+/* Reads a field of the current TSS as an implicit supervisor access: #TS(TR) past its limit. */
+uint64_t tss_read(struct x86_cpu *cpu, uint32_t off, int size)
 {
   if (off + size - 1 > cpu->tr.limit) RAISE_ERR(cpu, EXC_TS, cpu->tr.sel & 0xfffc);
   return lin_read(cpu, cpu->tr.base + off, size, ACC_SYS);

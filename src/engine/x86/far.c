@@ -173,29 +173,23 @@ void far_jmp(struct x86_cpu *cpu, uint16_t sel, uint64_t off)
   RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
 }
 
-/* Reads the inner ring's stack pointer (and SS) from the TSS: #TS(TR) past its limit */
-static uint64_t tss_field(struct x86_cpu *cpu, uint32_t off, int size)
-{
-  if (off + size - 1 > cpu->tr.limit) RAISE_ERR(cpu, EXC_TS, cpu->tr.sel & 0xfffc);
-  return lin_read(cpu, cpu->tr.base + off, size, ACC_SYS);
-}
-
+/* The inner ring's stack pointer and SS, from the TSS */
 static struct stk inner_stack(struct x86_cpu *cpu, int ncpl)
 {
   struct stk s = { .acc = ACC_SYS };
   if (long_mode(cpu)) {   /* SS becomes a null selector with RPL = the new CPL */
-    s.sp = tss_field(cpu, 4 + ncpl * 8, 8);
+    s.sp = tss_read(cpu, 4 + ncpl * 8, 8);
     s.ss = (struct x86_seg){ .sel = ncpl, .dpl = ncpl, .unusable = 1 };
     s.bits = 64;
     return s;
   }
   uint16_t nss;
   if (cpu->tr.type & 8) {
-    s.sp = tss_field(cpu, 4 + ncpl * 8, 4);
-    nss = tss_field(cpu, 8 + ncpl * 8, 2);
+    s.sp = tss_read(cpu, 4 + ncpl * 8, 4);
+    nss = tss_read(cpu, 8 + ncpl * 8, 2);
   } else {
-    s.sp = tss_field(cpu, 2 + ncpl * 4, 2);
-    nss = tss_field(cpu, 4 + ncpl * 4, 2);
+    s.sp = tss_read(cpu, 2 + ncpl * 4, 2);
+    nss = tss_read(cpu, 4 + ncpl * 4, 2);
   }
   if ((nss & ~3) == 0) RAISE_ERR(cpu, EXC_TS, 0);
   read_descriptor(cpu, nss, &s.ss, EXC_TS);

@@ -239,9 +239,14 @@ void set_rflags(struct x86_cpu *cpu, uint64_t v, uint64_t mask);
 /* ---- segments, control registers ---- */
 void load_seg(struct x86_cpu *cpu, int seg, uint16_t sel);          /* mov sreg / pop sreg */
 void load_cs_far(struct x86_cpu *cpu, uint16_t sel, uint64_t rip);  /* far jmp/call/ret target */
+/* the linear address of sel's descriptor (bytes long) in the GDT or, with TI, the LDT; false
+ * when that table does not hold it (or the LDT is unusable) */
+bool desc_addr(struct x86_cpu *cpu, uint16_t sel, unsigned bytes, uint64_t *lin);
 void read_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, int fault_vec);
 /* a field of the current TSS (excp.c): #TS(TR) past its limit */
 uint64_t tss_read(struct x86_cpu *cpu, uint32_t off, int size);
+/* sets or clears the busy bit of the TSS descriptor sel names in the GDT (task.c) */
+void tss_set_busy(struct x86_cpu *cpu, uint16_t sel, bool busy);
 /* LDTR from a GDT selector (null: unusable); a bad one raises fault_vec, a not-present one np_vec */
 void load_ldtr(struct x86_cpu *cpu, uint16_t sel, int fault_vec, int np_vec);
 bool peek_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, uint32_t *hi);

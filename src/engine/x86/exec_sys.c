@@ -50,8 +50,7 @@ HANDLER(ltr)
   bool lm = cpu->efer & EFER_LMA;
   if (d.s || (lm ? d.type != 9 : (d.type != 1 && d.type != 9))) RAISE_ERR(cpu, EXC_GP, sel & 0xfffc);
   if (!d.present) RAISE_ERR(cpu, EXC_NP, sel & 0xfffc);
-  uint64_t lin = cpu->gdt.base + (sel & ~7) + 5;
-  lin_write(cpu, lin, 1, lin_read(cpu, lin, 1, ACC_SYS) | 2, ACC_SYS);   /* mark busy */
+  tss_set_busy(cpu, sel, true);
   d.type |= 2;
   cpu->tr = d;
 }

@@ -55,14 +55,10 @@ static void set_sp(struct x86_cpu *cpu, const struct stk *s)
 /* 8 bytes of sel's descriptor (16 with hi); vec(sel) when outside its table */
 static uint64_t desc_raw(struct x86_cpu *cpu, uint16_t sel, uint64_t *hi, int vec)
 {
-  uint64_t base = cpu->gdt.base, limit = cpu->gdt.limit;
-  if (sel & 4) {
-    if (cpu->ldtr.unusable) RAISE_ERR(cpu, vec, sel & 0xfffc);
-    base = cpu->ldtr.base, limit = cpu->ldtr.limit;
-  }
-  if ((uint32_t)(sel & ~7) + (hi ? 15 : 7) > limit) RAISE_ERR(cpu, vec, sel & 0xfffc);
-  if (hi) *hi = lin_read(cpu, base + (sel & ~7) + 8, 8, ACC_SYS);
-  return lin_read(cpu, base + (sel & ~7), 8, ACC_SYS);
+  uint64_t lin;
+  if (!desc_addr(cpu, sel, hi ? 16 : 8, &lin)) RAISE_ERR(cpu, vec, sel & 0xfffc);
+  if (hi) *hi = lin_read(cpu, lin + 8, 8, ACC_SYS);
+  return lin_read(cpu, lin, 8, ACC_SYS);
 }
 
 static bool long_mode(const struct x86_cpu *cpu) { return cpu->efer & EFER_LMA; }

@@ -103,23 +103,28 @@ void desc_parse(uint64_t d, struct x86_seg *s)
   s->unusable = 0;
 }
 
+bool desc_addr(struct x86_cpu *cpu, uint16_t sel, unsigned bytes, uint64_t *lin)
+{
+  uint64_t base = cpu->gdt.base, limit = cpu->gdt.limit;
+  if (sel & 4) {
+    if (cpu->ldtr.unusable) return false;
+    base = cpu->ldtr.base, limit = cpu->ldtr.limit;
+  }
+  if ((uint32_t)(sel & ~7) + bytes - 1 > limit) return false;
+  *lin = base + (sel & ~7);
+  return true;
+}
+
 /* Reads the descriptor for sel into s; #GP/#TS(sel) (fault_vec) if outside the table. */
 void read_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, int fault_vec)
 {
-  const struct x86_dtable *t = &cpu->gdt;
-  struct x86_dtable ldt;
-  if (sel & 4) {
-    if (cpu->ldtr.unusable) RAISE_ERR(cpu, fault_vec, sel & 0xfffc);
-    ldt = (struct x86_dtable){ cpu->ldtr.base, (uint16_t)cpu->ldtr.limit };
-    t = &ldt;
-  }
-  if ((uint32_t)(sel & ~7) + 7 > t->limit) RAISE_ERR(cpu, fault_vec, sel & 0xfffc);
-  uint64_t d = lin_read(cpu, t->base + (sel & ~7), 8, ACC_SYS);
-  desc_parse(d, s);
+  uint64_t lin;
+  if (!desc_addr(cpu, sel, 8, &lin)) RAISE_ERR(cpu, fault_vec, sel & 0xfffc);
+  desc_parse(lin_read(cpu, lin, 8, ACC_SYS), s);
   s->sel = sel;
   /* system descriptors in long mode are 16 bytes: the upper half holds base 63:32 */
   if (!s->s && (cpu->efer & EFER_LMA))
-    s->base |= (uint64_t)(uint32_t)lin_read(cpu, t->base + (sel & ~7) + 8, 4, ACC_SYS) << 32;
+    s->base |= (uint64_t)(uint32_t)lin_read(cpu, lin + 8, 4, ACC_SYS) << 32;
 }
 
 /* For LAR/LSL/VERR/VERW: reads sel's descriptor without faulting on a null selector or one
@@ -141,14 +146,9 @@ void load_ldtr(struct x86_cpu *cpu, uint16_t sel, int fault_vec, int np_vec)
 
 bool peek_descriptor(struct x86_cpu *cpu, uint16_t sel, struct x86_seg *s, uint32_t *hi)
 {
-  uint64_t base = cpu->gdt.base, limit = cpu->gdt.limit;
-  if ((sel & ~3) == 0) return false;
-  if (sel & 4) {
-    if (cpu->ldtr.unusable) return false;
-    base = cpu->ldtr.base, limit = cpu->ldtr.limit;
-  }
-  if ((uint32_t)(sel & ~7) + 7 > limit) return false;
-  uint64_t d = lin_read(cpu, base + (sel & ~7), 8, ACC_SYS);
+  uint64_t lin;
+  if ((sel & ~3) == 0 || !desc_addr(cpu, sel, 8, &lin)) return false;
+  uint64_t d = lin_read(cpu, lin, 8, ACC_SYS);
   desc_parse(d, s);
   s->sel = sel;
   *hi = (uint32_t)(d >> 32);

@@ -8,7 +8,7 @@ enum { TSS_LINK = 0x00, TSS_CR3 = 0x1c, TSS_EIP = 0x20, TSS_EFLAGS = 0x24, TSS_E
 
 static uint64_t gdt_lin(struct x86_cpu *cpu, uint16_t sel) { return cpu->gdt.base + (sel & ~7); }
 
-static void set_busy(struct x86_cpu *cpu, uint16_t sel, bool busy)
+void tss_set_busy(struct x86_cpu *cpu, uint16_t sel, bool busy)
 {
   uint64_t lin = gdt_lin(cpu, sel) + 5;
   uint8_t b = lin_read(cpu, lin, 1, ACC_SYS);
@@ -93,8 +93,8 @@ void task_switch(struct x86_cpu *cpu, uint16_t sel, int source, uint64_t ret_eip
 
   /* busy bits and back link */
   uint16_t old_tr = cpu->tr.sel;
-  if (source == TASK_JMP || source == TASK_IRET) set_busy(cpu, old_tr, false);
-  if (source != TASK_IRET) set_busy(cpu, sel, true);
+  if (source == TASK_JMP || source == TASK_IRET) tss_set_busy(cpu, old_tr, false);
+  if (source != TASK_IRET) tss_set_busy(cpu, sel, true);
   uint32_t nfl = t[TSS_EFLAGS / 4];
   if (source == TASK_CALL || source == TASK_INT) {
     lin_write(cpu, (uint32_t)(nt.base + TSS_LINK), 2, old_tr, ACC_SYS);
